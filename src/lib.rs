@@ -1,0 +1,15 @@
+//! Eventyard: draw an event-driven system, run it on a real embedded router, export it.
+//!
+//! Module map (each owns one thing; see `ARCHITECTURE.md` for what may depend on what):
+//! - [`pattern`] — EventBridge event patterns and SNS filter policies: parse, compile,
+//!   match, explain. The exactness of everything else rests on it.
+//! - [`cli`] — the `eventyard` command line (headless; no GUI dependency).
+//!
+//! The topology model, router, exporters, HTTP ingest and the egui app arrive with
+//! their issues; the headless build (`--no-default-features`) never links egui.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod pattern;

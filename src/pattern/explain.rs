@@ -1,0 +1,244 @@
+//! "Why didn't this rule match?" — a verdict for every field of every `$or` branch.
+//!
+//! This evaluates the pattern directly from its definition ([`super::Op::matches`] over
+//! every value of the event), independently of the merged [`super::Matcher`]; the tests
+//! use it as the reference the matcher must agree with.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::ast::{Branch, Field};
+use super::flatten::{consistent, AllValues, ArrayPos};
+use super::json::JsonError;
+use super::parse::Pattern;
+
+/// The outcome for one field of a branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A value satisfies the field (or it is absent, as `exists: false` asks).
+    Matched,
+    /// The event has no value at the path.
+    Missing,
+    /// The path has a value but the pattern requires it to be absent.
+    Present,
+    /// Values of the right type exist, none satisfies the field.
+    ValueDiffers,
+    /// The values are of a type no alternative can match (e.g. a string for `numeric`).
+    WrongType,
+    /// Matching values exist, but only in different elements of one array than the
+    /// values matching the other fields.
+    ArrayConsistency,
+}
+
+/// One field's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldVerdict {
+    /// Dotted event path.
+    pub path: String,
+    /// The field's value list as written in the pattern.
+    pub condition: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// The event's values at the path (JSON text, at most 10).
+    pub values: Vec<String>,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// One `$or` branch's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BranchVerdict {
+    /// Whether every field holds together.
+    pub matched: bool,
+    /// Number of fields whose verdict is `matched`.
+    pub fields_matched: usize,
+    /// Per-field verdicts, in pattern order.
+    pub fields: Vec<FieldVerdict>,
+}
+
+/// The full explanation of a pattern against an event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Whether the pattern matches.
+    pub matched: bool,
+    /// The branch that matched, or came closest (most fields matched).
+    pub closest: usize,
+    /// One entry per branch (a pattern without `$or` has one).
+    pub branches: Vec<BranchVerdict>,
+}
+
+/// Explains `pattern` against the raw JSON `event`.
+pub fn explain(pattern: &Pattern, event: &[u8]) -> Result<Explanation, JsonError> {
+    let values = AllValues::read(event)?;
+    let branches: Vec<BranchVerdict> = pattern.branches().iter().map(|b| branch_verdict(b, &values)).collect();
+    let matched = branches.iter().any(|b| b.matched);
+    let closest = branches
+        .iter()
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| {
+            (a.matched, ratio(a)).partial_cmp(&(b.matched, ratio(b))).unwrap_or(std::cmp::Ordering::Equal).then(ib.cmp(ia))
+        })
+        .map_or(0, |(i, _)| i);
+    Ok(Explanation {
+        matched,
+        closest,
+        branches,
+    })
+}
+
+/// Does `pattern` match `event`? (The reference evaluation, without explanations.)
+pub fn reference_matches(pattern: &Pattern, event: &[u8]) -> Result<bool, JsonError> {
+    explain(pattern, event).map(|e| e.matched)
+}
+
+fn ratio(b: &BranchVerdict) -> f64 {
+    if b.fields.is_empty() {
+        1.0
+    } else {
+        b.fields_matched as f64 / b.fields.len() as f64
+    }
+}
+
+fn branch_verdict(branch: &Branch, values: &AllValues) -> BranchVerdict {
+    let mut fields = Vec::with_capacity(branch.len());
+    // For each field that is satisfied by values: the trails of those values.
+    let mut tied: Vec<(usize, Vec<&[ArrayPos]>)> = Vec::new();
+    for field in branch {
+        let here: Vec<_> = values.at(&field.path).collect();
+        let shown: Vec<String> = here.iter().take(10).map(|(v, _)| v.to_json()).collect();
+        let hits: Vec<&[ArrayPos]> = here
+            .iter()
+            .filter(|(v, _)| field.alternatives.iter().any(|a| a.op.matches(v)))
+            .map(|(_, t)| *t)
+            .collect();
+        let (verdict, detail) = field_outcome(field, &here, &hits, &shown);
+        if verdict == Verdict::Matched && !hits.is_empty() {
+            tied.push((fields.len(), hits));
+        }
+        fields.push(FieldVerdict {
+            path: field.path.clone(),
+            condition: field.source(),
+            verdict,
+            values: shown,
+            detail,
+        });
+    }
+    if fields.iter().all(|f| f.verdict == Verdict::Matched) && !jointly_consistent(&tied) {
+        for (i, _) in tied.iter().filter(|(_, trails)| trails.iter().all(|t| !t.is_empty())) {
+            fields[*i].verdict = Verdict::ArrayConsistency;
+            fields[*i].detail =
+                "matching values exist, but not in the same array element as the other fields' values".into();
+        }
+    }
+    let fields_matched = fields.iter().filter(|f| f.verdict == Verdict::Matched).count();
+    BranchVerdict {
+        matched: fields_matched == fields.len(),
+        fields_matched,
+        fields,
+    }
+}
+
+fn field_outcome(
+    field: &Field,
+    here: &[(&super::Scalar<'static>, &[ArrayPos])],
+    hits: &[&[ArrayPos]],
+    shown: &[String],
+) -> (Verdict, String) {
+    let listed = shown.join(", ");
+    if field.alternatives.is_empty() {
+        return if here.is_empty() {
+            (Verdict::Matched, "absent, as required".into())
+        } else {
+            (Verdict::Present, format!("must be absent, but the event has {listed}"))
+        };
+    }
+    if !hits.is_empty() {
+        return (Verdict::Matched, format!("matched by {listed}"));
+    }
+    if here.is_empty() {
+        return if field.absent_ok {
+            (Verdict::Matched, "absent, which exists:false allows".into())
+        } else {
+            (Verdict::Missing, "the event has no value at this path".into())
+        };
+    }
+    let any_type_fits = here
+        .iter()
+        .any(|(v, _)| field.alternatives.iter().any(|a| a.op.accepts_type(v.type_name())));
+    if any_type_fits {
+        (Verdict::ValueDiffers, format!("no alternative matches the event's {listed}"))
+    } else {
+        let types: Vec<&str> = here.iter().map(|(v, _)| v.type_name()).collect();
+        (
+            Verdict::WrongType,
+            format!("the event has {} ({listed}); no alternative can match that type", types.join("/")),
+        )
+    }
+}
+
+/// Is there one value per tied field such that all are pairwise consistent?
+fn jointly_consistent(tied: &[(usize, Vec<&[ArrayPos]>)]) -> bool {
+    fn go<'a>(rest: &[(usize, Vec<&'a [ArrayPos]>)], chosen: &mut Vec<&'a [ArrayPos]>) -> bool {
+        let Some(((_, options), tail)) = rest.split_first() else {
+            return true;
+        };
+        for t in options {
+            if chosen.iter().all(|c| consistent(c, t)) {
+                chosen.push(t);
+                if go(tail, chosen) {
+                    return true;
+                }
+                chosen.pop();
+            }
+        }
+        false
+    }
+    go(tied, &mut Vec::new())
+}
+
+impl Explanation {
+    /// Renders the explanation for people.
+    pub fn to_text(&self, name: &str) -> String {
+        let mut out = String::new();
+        let verdict = if self.matched { "MATCH" } else { "NO MATCH" };
+        let _ = writeln!(out, "rule {name}: {verdict}");
+        let many = self.branches.len() > 1;
+        for (i, branch) in self.branches.iter().enumerate() {
+            if many {
+                let mark = if branch.matched {
+                    "matches"
+                } else if i == self.closest {
+                    "closest"
+                } else {
+                    "fails"
+                };
+                let _ = writeln!(
+                    out,
+                    "  $or branch {} of {} ({mark}: {} of {} fields hold)",
+                    i + 1,
+                    self.branches.len(),
+                    branch.fields_matched,
+                    branch.fields.len()
+                );
+            }
+            let indent = if many { "    " } else { "  " };
+            for f in &branch.fields {
+                let mark = if f.verdict == Verdict::Matched { "ok  " } else { "FAIL" };
+                let _ = writeln!(out, "{indent}{mark} {} {} — {}", f.path, f.condition, f.detail);
+            }
+        }
+        out
+    }
+
+    /// Renders the explanation as JSON for tools.
+    pub fn to_json(&self, name: &str) -> serde_json::Value {
+        serde_json::json!({
+            "rule": name,
+            "matched": self.matched,
+            "closest_branch": self.closest,
+            "branches": self.branches,
+        })
+    }
+}

@@ -1,0 +1,446 @@
+//! Per-field indexes: given one event value at a path, which conditions does it satisfy?
+//!
+//! Every operator kind has a structure whose cost depends on the value, not on how many
+//! rules use the field: hash maps for exact strings, numbers and folded case; maps keyed
+//! by length for prefixes, suffixes and the literal ends of wildcards; a precomputed
+//! partition of the number line for ranges; an exclusion map for `anything-but`.
+
+use rustc_hash::FxHashMap;
+
+use super::ast::{Excluded, Literal, NumRange, Op, Scalar};
+use super::ip::{parse_ip, IpRange};
+use super::number::{self, comparable};
+use super::text::{fold_into, Caseless, Glob};
+
+/// Items keyed by a byte string, grouped by the string's length so a value can be
+/// probed with one hash lookup per distinct length.
+#[derive(Debug)]
+struct ByLength<T> {
+    groups: Vec<(usize, FxHashMap<Box<[u8]>, Vec<T>>)>,
+}
+
+impl<T> Default for ByLength<T> {
+    fn default() -> Self {
+        ByLength { groups: Vec::new() }
+    }
+}
+
+impl<T> ByLength<T> {
+    fn insert(&mut self, key: &[u8], item: T) {
+        let at = match self.groups.binary_search_by_key(&key.len(), |(len, _)| *len) {
+            Ok(at) => at,
+            Err(at) => {
+                self.groups.insert(at, (key.len(), FxHashMap::default()));
+                at
+            }
+        };
+        self.groups[at].1.entry(key.into()).or_default().push(item);
+    }
+
+    /// Items whose key is a prefix of `value`.
+    #[inline]
+    fn prefixes_of<'a>(&'a self, value: &'a [u8]) -> impl Iterator<Item = &'a T> + 'a {
+        self.groups
+            .iter()
+            .take_while(move |(len, _)| *len <= value.len())
+            .filter_map(move |(len, map)| map.get(&value[..*len]))
+            .flatten()
+    }
+
+    /// Items whose key is a suffix of `value`.
+    #[inline]
+    fn suffixes_of<'a>(&'a self, value: &'a [u8]) -> impl Iterator<Item = &'a T> + 'a {
+        self.groups
+            .iter()
+            .take_while(move |(len, _)| *len <= value.len())
+            .filter_map(move |(len, map)| map.get(&value[value.len() - *len..]))
+            .flatten()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
+
+/// Numeric ranges: the number line cut at every bound, each piece listing the
+/// conditions whose range covers it.
+#[derive(Debug, Default)]
+struct RangeIndex {
+    ranges: Vec<(NumRange, u32)>,
+    bounds: Vec<f64>,
+    /// Piece `2i` is the open interval below `bounds[i]`, piece `2i+1` is `bounds[i]`.
+    offsets: Vec<u32>,
+    covering: Vec<u32>,
+    /// Too many overlaps to precompute: test every range.
+    linear: bool,
+}
+
+const RANGE_INDEX_BUDGET: usize = 4_000_000;
+
+impl RangeIndex {
+    fn rebuild(&mut self) {
+        let mut bounds: Vec<f64> = self
+            .ranges
+            .iter()
+            .flat_map(|(r, _)| [r.low.map(|b| b.value), r.high.map(|b| b.value)])
+            .flatten()
+            .collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        let pieces = 2 * bounds.len() + 1;
+        let position = |v: f64| bounds.partition_point(|b| *b < v);
+        let span = |r: &NumRange| {
+            let first = match r.low {
+                None => 0,
+                Some(b) => 2 * position(b.value) + if b.inclusive { 1 } else { 2 },
+            };
+            let last = match r.high {
+                None => pieces - 1,
+                Some(b) => 2 * position(b.value) + usize::from(b.inclusive),
+            };
+            (first, last)
+        };
+        let total: usize = self
+            .ranges
+            .iter()
+            .map(|(r, _)| {
+                let (a, b) = span(r);
+                (b + 1).saturating_sub(a)
+            })
+            .sum();
+        self.linear = total > RANGE_INDEX_BUDGET;
+        self.offsets.clear();
+        self.covering.clear();
+        if self.linear {
+            self.bounds = bounds;
+            return;
+        }
+        let mut counts = vec![0u32; pieces + 1];
+        for (r, _) in &self.ranges {
+            let (a, b) = span(r);
+            for piece in a..=b.min(pieces - 1) {
+                counts[piece + 1] += 1;
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        self.covering.resize(total, 0);
+        for (r, cond) in &self.ranges {
+            let (a, b) = span(r);
+            for piece in a..=b.min(pieces - 1) {
+                self.covering[fill[piece] as usize] = *cond;
+                fill[piece] += 1;
+            }
+        }
+        self.offsets = counts;
+        self.bounds = bounds;
+    }
+
+    #[inline]
+    fn query(&self, v: f64, emit: &mut impl FnMut(u32)) {
+        if self.ranges.is_empty() {
+            return;
+        }
+        if self.linear {
+            for (r, cond) in &self.ranges {
+                if r.contains(v) {
+                    emit(*cond);
+                }
+            }
+            return;
+        }
+        let i = self.bounds.partition_point(|b| *b < v);
+        let piece = if self.bounds.get(i) == Some(&v) { 2 * i + 1 } else { 2 * i };
+        let (Some(&start), Some(&end)) = (self.offsets.get(piece), self.offsets.get(piece + 1)) else {
+            return;
+        };
+        for &cond in &self.covering[start as usize..end as usize] {
+            emit(cond);
+        }
+    }
+}
+
+/// The index of one event path.
+#[derive(Debug, Default)]
+pub(crate) struct FieldIndex {
+    /// Every registered (condition, operator), the source the rest is built from.
+    ops: Vec<(u32, Op)>,
+    strings: FxHashMap<Box<str>, Vec<u32>>,
+    raw_numbers: FxHashMap<Box<str>, Vec<u32>>,
+    numbers: FxHashMap<u64, Vec<u32>>,
+    literals: [Vec<u32>; 3],
+    ips: Vec<(IpRange, u32)>,
+    prefixes: ByLength<u32>,
+    suffixes: ByLength<u32>,
+    caseless: FxHashMap<Box<str>, Vec<(u32, Caseless)>>,
+    /// Case-insensitive operators checked one by one.
+    caseless_other: Vec<(u32, Op)>,
+    wild_heads: ByLength<(u32, Glob)>,
+    wild_tails: ByLength<(u32, Glob)>,
+    wild_other: Vec<(u32, Glob)>,
+    ranges: RangeIndex,
+    exists: Vec<u32>,
+    exists_not_null: Vec<u32>,
+    /// anything-but entries: (condition, exclusion kind).
+    but: Vec<(u32, Excluded)>,
+    but_strings: FxHashMap<Box<str>, Vec<u32>>,
+    but_numbers: FxHashMap<u64, Vec<u32>>,
+    /// Entries whose exclusion must be tested (prefix, suffix, case, wildcard).
+    but_checked: Vec<u32>,
+    /// How many conditions need to know whether the path is present at all.
+    pub(crate) presence_refs: u32,
+    wants_value_of_numbers: bool,
+}
+
+fn literal_slot(l: Literal) -> usize {
+    match l {
+        Literal::True => 0,
+        Literal::False => 1,
+        Literal::Null => 2,
+    }
+}
+
+impl FieldIndex {
+    /// Registers `op` as satisfying condition `cond`.
+    pub(crate) fn insert(&mut self, cond: u32, op: &Op) {
+        self.ops.push((cond, op.clone()));
+        self.index(cond, op);
+        if matches!(op, Op::Numeric(_)) {
+            self.ranges.rebuild();
+        }
+    }
+
+    fn index(&mut self, cond: u32, op: &Op) {
+        match op {
+            Op::ExactString(s) => self.strings.entry(s.as_str().into()).or_default().push(cond),
+            Op::ExactIp(range) | Op::Cidr(range) => self.ips.push((*range, cond)),
+            Op::ExactNumber { raw, value } => {
+                self.raw_numbers.entry(raw.as_str().into()).or_default().push(cond);
+                if let Some(v) = value {
+                    self.numbers.entry(number::key(*v)).or_default().push(cond);
+                    self.wants_value_of_numbers = true;
+                }
+            }
+            Op::Literal(l) => self.literals[literal_slot(*l)].push(cond),
+            Op::Prefix(p) => self.prefixes.insert(p.as_bytes(), cond),
+            Op::Suffix(p) => self.suffixes.insert(p.as_bytes(), cond),
+            Op::Caseless(c) => match c.key() {
+                Some(key) => self.caseless.entry(key.into()).or_default().push((cond, c.clone())),
+                None => self.caseless_other.push((cond, op.clone())),
+            },
+            Op::PrefixCaseless(_) | Op::SuffixCaseless(_) => self.caseless_other.push((cond, op.clone())),
+            Op::Wildcard(g) => {
+                if !g.head().is_empty() {
+                    self.wild_heads.insert(g.head().as_bytes(), (cond, g.clone()));
+                } else if !g.tail().is_empty() {
+                    self.wild_tails.insert(g.tail().as_bytes(), (cond, g.clone()));
+                } else {
+                    self.wild_other.push((cond, g.clone()));
+                }
+            }
+            Op::Numeric(r) => {
+                self.ranges.ranges.push((*r, cond));
+                self.wants_value_of_numbers = true;
+            }
+            Op::Exists => self.exists.push(cond),
+            Op::ExistsNotNull => self.exists_not_null.push(cond),
+            Op::AnythingBut(excluded) => {
+                let entry = self.but.len() as u32;
+                self.but.push((cond, excluded.clone()));
+                match excluded {
+                    Excluded::Strings(set) => {
+                        for s in set {
+                            self.but_strings.entry(s.as_str().into()).or_default().push(entry);
+                        }
+                    }
+                    Excluded::Numbers(set) => {
+                        for k in set {
+                            self.but_numbers.entry(*k).or_default().push(entry);
+                        }
+                        self.wants_value_of_numbers = true;
+                    }
+                    _ => self.but_checked.push(entry),
+                }
+            }
+        }
+    }
+
+    /// Removes every operator of the given conditions and rebuilds the index.
+    pub(crate) fn remove(&mut self, conds: &[u32]) {
+        let ops = std::mem::take(&mut self.ops);
+        let presence_refs = self.presence_refs;
+        *self = FieldIndex {
+            presence_refs,
+            ..FieldIndex::default()
+        };
+        for (cond, op) in ops {
+            if !conds.contains(&cond) {
+                self.ops.push((cond, op.clone()));
+                self.index(cond, &op);
+            }
+        }
+        self.ranges.rebuild();
+    }
+
+    /// Calls `emit` with every condition the value satisfies (a condition may repeat).
+    #[inline]
+    pub(crate) fn collect(&self, value: &Scalar<'_>, fold: &mut String, emit: &mut impl FnMut(u32)) {
+        match value {
+            Scalar::Str(s) => self.collect_string(s, fold, emit),
+            Scalar::Num(raw) => self.collect_number(raw, emit),
+            Scalar::True => self.collect_literal(Literal::True, emit),
+            Scalar::False => self.collect_literal(Literal::False, emit),
+            Scalar::Null => self.collect_literal(Literal::Null, emit),
+        }
+        for &cond in &self.exists {
+            emit(cond);
+        }
+        if !self.exists_not_null.is_empty() && Op::ExistsNotNull.matches(value) {
+            for &cond in &self.exists_not_null {
+                emit(cond);
+            }
+        }
+        if !self.but.is_empty() {
+            self.collect_anything_but(value, emit);
+        }
+    }
+
+    fn collect_literal(&self, l: Literal, emit: &mut impl FnMut(u32)) {
+        for &cond in &self.literals[literal_slot(l)] {
+            emit(cond);
+        }
+    }
+
+    fn collect_number(&self, raw: &str, emit: &mut impl FnMut(u32)) {
+        if let Some(conds) = self.raw_numbers.get(raw) {
+            conds.iter().for_each(|&c| emit(c));
+        }
+        if !self.wants_value_of_numbers {
+            return;
+        }
+        let Some(v) = comparable(raw) else {
+            return;
+        };
+        if let Some(conds) = self.numbers.get(&number::key(v)) {
+            conds.iter().for_each(|&c| emit(c));
+        }
+        self.ranges.query(v, emit);
+    }
+
+    fn collect_string(&self, s: &str, fold: &mut String, emit: &mut impl FnMut(u32)) {
+        if let Some(conds) = self.strings.get(s) {
+            conds.iter().for_each(|&c| emit(c));
+        }
+        let bytes = s.as_bytes();
+        if !self.prefixes.is_empty() {
+            self.prefixes.prefixes_of(bytes).for_each(|&c| emit(c));
+        }
+        if !self.suffixes.is_empty() {
+            self.suffixes.suffixes_of(bytes).for_each(|&c| emit(c));
+        }
+        if !self.caseless.is_empty() {
+            fold_into(s, fold);
+            if let Some(candidates) = self.caseless.get(fold.as_str()) {
+                for (cond, c) in candidates {
+                    if c.matches(s) {
+                        emit(*cond);
+                    }
+                }
+            }
+        }
+        for (cond, op) in &self.caseless_other {
+            if op.matches(&Scalar::Str(s.into())) {
+                emit(*cond);
+            }
+        }
+        if !self.wild_heads.is_empty() {
+            for (cond, glob) in self.wild_heads.prefixes_of(bytes) {
+                if glob.matches(s) {
+                    emit(*cond);
+                }
+            }
+        }
+        if !self.wild_tails.is_empty() {
+            for (cond, glob) in self.wild_tails.suffixes_of(bytes) {
+                if glob.matches(s) {
+                    emit(*cond);
+                }
+            }
+        }
+        for (cond, glob) in &self.wild_other {
+            if glob.matches(s) {
+                emit(*cond);
+            }
+        }
+        if !self.ips.is_empty() {
+            if let Some(ip) = parse_ip(s) {
+                for (range, cond) in &self.ips {
+                    if range.contains(ip) {
+                        emit(*cond);
+                    }
+                }
+            }
+        }
+    }
+
+    fn collect_anything_but(&self, value: &Scalar<'_>, emit: &mut impl FnMut(u32)) {
+        // Entries (not conditions) are excluded: one condition may hold two anything-buts.
+        let mut excluded: smallvec_lite::Small = smallvec_lite::Small::default();
+        match value {
+            Scalar::Str(s) => {
+                if let Some(entries) = self.but_strings.get(s.as_ref()) {
+                    entries.iter().for_each(|&e| excluded.push(e));
+                }
+                for &entry in &self.but_checked {
+                    if let Some((_, exclusion)) = self.but.get(entry as usize) {
+                        if exclusion.excludes(value) {
+                            excluded.push(entry);
+                        }
+                    }
+                }
+            }
+            Scalar::Num(raw) => {
+                if !self.but_numbers.is_empty() {
+                    if let Some(v) = comparable(raw) {
+                        if let Some(entries) = self.but_numbers.get(&number::key(v)) {
+                            entries.iter().for_each(|&e| excluded.push(e));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (entry, (cond, _)) in self.but.iter().enumerate() {
+            if !excluded.contains(entry as u32) {
+                emit(*cond);
+            }
+        }
+    }
+}
+
+/// A tiny inline-first set of entry numbers (exclusions per value are usually 0–2).
+mod smallvec_lite {
+    #[derive(Default)]
+    pub struct Small {
+        inline: [u32; 4],
+        len: usize,
+        spill: Vec<u32>,
+    }
+
+    impl Small {
+        pub fn push(&mut self, v: u32) {
+            if self.len < self.inline.len() {
+                self.inline[self.len] = v;
+                self.len += 1;
+            } else {
+                self.spill.push(v);
+            }
+        }
+
+        pub fn contains(&self, v: u32) -> bool {
+            self.inline[..self.len].contains(&v) || self.spill.contains(&v)
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The multi-rule matcher: one merged structure over all rules' fields.
+//!
+//! Rules are split into *sub-rules* (one per `$or` branch) and each sub-rule into field
+//! *conditions*. Every condition is registered in the [`FieldIndex`] of its path. An
+//! event is scanned once; each value that a rule cares about is looked up in its
+//! path's index, and every condition it satisfies bumps its sub-rule's counter. A
+//! sub-rule whose counter reaches its number of conditions is a candidate; candidates
+//! are confirmed by checking absences (`exists: false`) and, only when the values came
+//! from arrays, array consistency. The work per event grows with the event and the
+//! number of matches, not with the number of rules.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::ast::Scalar;
+use super::flatten::{consistent, scan, ArrayPos, ScanBuffers, Sink, Visit};
+use super::index::FieldIndex;
+use super::json::JsonError;
+use super::parse::Pattern;
+use super::{Limits, PatternError};
+
+/// Identifies a rule inside one [`Matcher`] (stable until the rule is removed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleId(u32);
+
+struct RuleEntry {
+    name: String,
+    pattern: Pattern,
+    subrules: Vec<u32>,
+}
+
+#[derive(Default)]
+struct SubRule {
+    rule: u32,
+    /// Conditions that need a matching value.
+    strict: u32,
+    /// Every condition with a value list (strict and optional).
+    conds: Vec<u32>,
+    /// `[{"exists": false}, ...]` conditions: (condition, path).
+    optional: Vec<(u32, u32)>,
+    /// Paths that must be absent.
+    absent: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Cond {
+    subrule: u32,
+    path: u32,
+    optional: bool,
+}
+
+/// Many named patterns, matched together against events.
+///
+/// Matching takes `&self`; share a `Matcher` between threads behind an `Arc` (wrap it
+/// in a lock or swap it to add rules while others match).
+///
+/// # Example: route an event
+/// ```
+/// use eventyard::pattern::Matcher;
+/// let mut m = Matcher::new();
+/// m.add_rule("ec2", r#"{"source": ["aws.ec2"]}"#).unwrap();
+/// m.add_rule("running", r#"{"detail": {"state": ["running"]}}"#).unwrap();
+/// let hits = m.matches(br#"{"source": "aws.ec2", "detail": {"state": "running"}}"#).unwrap();
+/// assert_eq!(hits, ["ec2", "running"]);
+/// ```
+pub struct Matcher {
+    limits: Limits,
+    by_name: BTreeMap<String, u32>,
+    rules: Vec<Option<RuleEntry>>,
+    free_rules: Vec<u32>,
+    subrules: Vec<SubRule>,
+    free_subrules: Vec<u32>,
+    conds: Vec<Cond>,
+    free_conds: Vec<u32>,
+    paths: FxHashMap<Box<[u8]>, Visit>,
+    fields: Vec<FieldIndex>,
+    /// Sub-rules without strict conditions: checked for every event.
+    always: Vec<u32>,
+}
+
+impl Default for Matcher {
+    fn default() -> Self {
+        Matcher::new()
+    }
+}
+
+impl Matcher {
+    /// An empty matcher with default [`Limits`].
+    pub fn new() -> Matcher {
+        Matcher::with_limits(Limits::default())
+    }
+
+    /// An empty matcher whose patterns are validated with `limits`.
+    pub fn with_limits(limits: Limits) -> Matcher {
+        Matcher {
+            limits,
+            by_name: BTreeMap::new(),
+            rules: Vec::new(),
+            free_rules: Vec::new(),
+            subrules: Vec::new(),
+            free_subrules: Vec::new(),
+            conds: Vec::new(),
+            free_conds: Vec::new(),
+            paths: FxHashMap::default(),
+            fields: Vec::new(),
+            always: Vec::new(),
+        }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Rule names, sorted.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// The pattern of a rule.
+    pub fn pattern(&self, name: &str) -> Option<&Pattern> {
+        let slot = *self.by_name.get(name)?;
+        self.rules.get(slot as usize)?.as_ref().map(|r| &r.pattern)
+    }
+
+    /// The name of a rule id returned by [`Matcher::matches_with`].
+    pub fn rule_name(&self, id: RuleId) -> &str {
+        self.rules
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .map_or("", |r| r.name.as_str())
+    }
+
+    /// Parses `pattern` and adds it under `name`, replacing a rule of that name.
+    /// On error the matcher is unchanged.
+    pub fn add_rule(&mut self, name: &str, pattern: &str) -> Result<(), PatternError> {
+        let parsed = Pattern::parse_with(pattern, &self.limits)?;
+        self.add_pattern(name, parsed);
+        Ok(())
+    }
+
+    /// Adds an already validated pattern under `name`, replacing a rule of that name.
+    pub fn add_pattern(&mut self, name: &str, pattern: Pattern) {
+        self.remove_rule(name);
+        let rule = take_slot(&mut self.free_rules, self.rules.len());
+        let mut subrules = Vec::with_capacity(pattern.branches().len());
+        for branch in pattern.branches() {
+            let sub = take_slot(&mut self.free_subrules, self.subrules.len());
+            let mut entry = SubRule {
+                rule,
+                ..SubRule::default()
+            };
+            for field in branch {
+                let path = self.intern_path(&field.path);
+                if field.absent_ok {
+                    self.fields[path as usize].presence_refs += 1;
+                }
+                if field.alternatives.is_empty() {
+                    entry.absent.push(path);
+                    continue;
+                }
+                let cond = take_slot(&mut self.free_conds, self.conds.len());
+                put(&mut self.conds, cond, Cond {
+                    subrule: sub,
+                    path,
+                    optional: field.absent_ok,
+                });
+                for alternative in &field.alternatives {
+                    self.fields[path as usize].insert(cond, &alternative.op);
+                }
+                entry.conds.push(cond);
+                if field.absent_ok {
+                    entry.optional.push((cond, path));
+                } else {
+                    entry.strict += 1;
+                }
+            }
+            if entry.strict == 0 {
+                self.always.push(sub);
+            }
+            put(&mut self.subrules, sub, entry);
+            subrules.push(sub);
+        }
+        put(&mut self.rules, rule, Some(RuleEntry {
+            name: name.to_string(),
+            pattern,
+            subrules,
+        }));
+        self.by_name.insert(name.to_string(), rule);
+    }
+
+    /// Removes a rule; returns whether it existed.
+    pub fn remove_rule(&mut self, name: &str) -> bool {
+        let Some(rule) = self.by_name.remove(name) else {
+            return false;
+        };
+        let Some(entry) = self.rules.get_mut(rule as usize).and_then(Option::take) else {
+            return false;
+        };
+        let mut by_path: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for branch in entry.pattern.branches() {
+            for field in branch {
+                if field.absent_ok {
+                    if let Some(Visit { leaf: Some(path), .. }) = self.paths.get(field.path.as_bytes()) {
+                        let refs = &mut self.fields[*path as usize].presence_refs;
+                        *refs = refs.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        for &sub in &entry.subrules {
+            let subrule = std::mem::take(&mut self.subrules[sub as usize]);
+            for &cond in &subrule.conds {
+                by_path.entry(self.conds[cond as usize].path).or_default().push(cond);
+                self.free_conds.push(cond);
+            }
+            self.always.retain(|&s| s != sub);
+            self.free_subrules.push(sub);
+        }
+        for (path, conds) in by_path {
+            self.fields[path as usize].remove(&conds);
+        }
+        self.free_rules.push(rule);
+        true
+    }
+
+    fn intern_path(&mut self, path: &str) -> u32 {
+        let bytes = path.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'.' {
+                let visit = self.paths.entry(bytes[..i].into()).or_insert(Visit::SKIP);
+                visit.descend = true;
+            }
+        }
+        let next = self.fields.len() as u32;
+        let visit = self.paths.entry(bytes.into()).or_insert(Visit::SKIP);
+        match visit.leaf {
+            Some(id) => id,
+            None => {
+                visit.leaf = Some(next);
+                self.fields.push(FieldIndex::default());
+                next
+            }
+        }
+    }
+
+    /// The names of the rules that match `event` (raw JSON text), sorted.
+    pub fn matches(&self, event: &[u8]) -> Result<Vec<&str>, JsonError> {
+        let mut ids = Vec::new();
+        with_scratch(|scratch| self.matches_with(event, scratch, &mut ids))?;
+        let mut names: Vec<&str> = ids.into_iter().map(|id| self.rule_name(id)).collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// Appends the ids of matching rules to `out` (each once, in no particular order),
+    /// reusing `scratch` between calls. This is the allocation-free hot path.
+    pub fn matches_with(&self, event: &[u8], scratch: &mut Scratch, out: &mut Vec<RuleId>) -> Result<(), JsonError> {
+        scratch.begin(self);
+        let mut buffers = std::mem::take(&mut scratch.scan);
+        let result = scan(event, &mut MatchSink { m: self, s: scratch }, &mut buffers);
+        scratch.scan = buffers;
+        result?;
+        self.finish(scratch, out);
+        Ok(())
+    }
+
+    fn finish(&self, s: &mut Scratch, out: &mut Vec<RuleId>) {
+        let complete = std::mem::take(&mut s.complete);
+        for &sub in complete.iter().chain(&self.always) {
+            let rule = self.subrules[sub as usize].rule;
+            if s.rule_stamp[rule as usize] != s.epoch && self.confirm(sub, s) {
+                s.rule_stamp[rule as usize] = s.epoch;
+                out.push(RuleId(rule));
+            }
+        }
+        s.complete = complete;
+    }
+
+    /// Checks absences and array consistency of a sub-rule whose counter is full.
+    fn confirm(&self, sub: u32, s: &mut Scratch) -> bool {
+        let subrule = &self.subrules[sub as usize];
+        if subrule.absent.iter().any(|&p| s.path_stamp[p as usize] == s.epoch) {
+            return false;
+        }
+        for &(cond, path) in &subrule.optional {
+            if s.cond_stamp[cond as usize] != s.epoch && s.path_stamp[path as usize] == s.epoch {
+                return false;
+            }
+        }
+        if s.hits.is_empty() {
+            return true;
+        }
+        // Conditions met only by values inside arrays must be met consistently.
+        let mut tied: Vec<u32> = subrule
+            .conds
+            .iter()
+            .copied()
+            .filter(|&c| s.cond_stamp[c as usize] == s.epoch && s.free_stamp[c as usize] != s.epoch)
+            .collect();
+        if tied.len() < 2 {
+            return true;
+        }
+        if !s.hits_sorted {
+            s.hits.sort_unstable_by_key(|h| h.cond);
+            s.hits_sorted = true;
+        }
+        let mut lists: Vec<&[Hit]> = tied
+            .drain(..)
+            .map(|c| {
+                let start = s.hits.partition_point(|h| h.cond < c);
+                let end = s.hits.partition_point(|h| h.cond <= c);
+                &s.hits[start..end]
+            })
+            .collect();
+        lists.sort_by_key(|l| l.len());
+        let mut chosen: Vec<&[ArrayPos]> = Vec::with_capacity(lists.len());
+        let mut budget = 1_000_000u32;
+        choose(&lists, &s.trails, &mut chosen, &mut budget)
+    }
+}
+
+/// Depth-first search for one value per condition, all pairwise consistent.
+fn choose<'a>(lists: &[&[Hit]], trails: &'a [ArrayPos], chosen: &mut Vec<&'a [ArrayPos]>, budget: &mut u32) -> bool {
+    let Some((first, rest)) = lists.split_first() else {
+        return true;
+    };
+    for hit in *first {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        let trail = &trails[hit.start as usize..(hit.start + hit.len) as usize];
+        if chosen.iter().all(|other| consistent(trail, other)) {
+            chosen.push(trail);
+            if choose(rest, trails, chosen, budget) {
+                return true;
+            }
+            chosen.pop();
+        }
+    }
+    false
+}
+
+fn take_slot(free: &mut Vec<u32>, len: usize) -> u32 {
+    free.pop().unwrap_or(len as u32)
+}
+
+fn put<T>(items: &mut Vec<T>, at: u32, value: T) {
+    let at = at as usize;
+    if at == items.len() {
+        items.push(value);
+    } else {
+        items[at] = value;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Hit {
+    cond: u32,
+    start: u32,
+    len: u32,
+}
+
+/// Per-thread working memory for matching; reuse one per thread.
+#[derive(Default)]
+pub struct Scratch {
+    epoch: u32,
+    cond_stamp: Vec<u32>,
+    free_stamp: Vec<u32>,
+    sub_stamp: Vec<u32>,
+    sub_count: Vec<u32>,
+    path_stamp: Vec<u32>,
+    rule_stamp: Vec<u32>,
+    complete: Vec<u32>,
+    hits: Vec<Hit>,
+    hits_sorted: bool,
+    trails: Vec<ArrayPos>,
+    fold: String,
+    scan: ScanBuffers,
+}
+
+impl Scratch {
+    fn begin(&mut self, m: &Matcher) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            for v in [
+                &mut self.cond_stamp,
+                &mut self.free_stamp,
+                &mut self.sub_stamp,
+                &mut self.path_stamp,
+                &mut self.rule_stamp,
+            ] {
+                v.iter_mut().for_each(|x| *x = 0);
+            }
+            self.epoch = 1;
+        }
+        grow(&mut self.cond_stamp, m.conds.len());
+        grow(&mut self.free_stamp, m.conds.len());
+        grow(&mut self.sub_stamp, m.subrules.len());
+        grow(&mut self.sub_count, m.subrules.len());
+        grow(&mut self.path_stamp, m.fields.len());
+        grow(&mut self.rule_stamp, m.rules.len());
+        self.complete.clear();
+        self.hits.clear();
+        self.hits_sorted = false;
+        self.trails.clear();
+    }
+}
+
+fn grow(v: &mut Vec<u32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0);
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+struct MatchSink<'m, 's> {
+    m: &'m Matcher,
+    s: &'s mut Scratch,
+}
+
+impl Sink for MatchSink<'_, '_> {
+    #[inline]
+    fn visit(&mut self, path: &[u8]) -> Visit {
+        self.m.paths.get(path).copied().unwrap_or(Visit::SKIP)
+    }
+
+    #[inline]
+    fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]) {
+        let m = self.m;
+        let s = &mut *self.s;
+        let Some(field) = m.fields.get(id as usize) else {
+            return;
+        };
+        let epoch = s.epoch;
+        if field.presence_refs > 0 {
+            s.path_stamp[id as usize] = epoch;
+        }
+        let mut fold = std::mem::take(&mut s.fold);
+        let mut stored: Option<(u32, u32)> = None;
+        field.collect(&value, &mut fold, &mut |cond| {
+            let c = cond as usize;
+            if trail.is_empty() {
+                s.free_stamp[c] = epoch;
+            } else {
+                let (start, len) = *stored.get_or_insert_with(|| {
+                    let start = s.trails.len() as u32;
+                    s.trails.extend_from_slice(trail);
+                    (start, trail.len() as u32)
+                });
+                s.hits.push(Hit { cond, start, len });
+            }
+            if s.cond_stamp[c] == epoch {
+                return;
+            }
+            s.cond_stamp[c] = epoch;
+            let info = m.conds[c];
+            if info.optional {
+                return;
+            }
+            let sub = info.subrule as usize;
+            if s.sub_stamp[sub] != epoch {
+                s.sub_stamp[sub] = epoch;
+                s.sub_count[sub] = 0;
+            }
+            s.sub_count[sub] += 1;
+            if s.sub_count[sub] == m.subrules[sub].strict {
+                s.complete.push(info.subrule);
+            }
+        });
+        s.fold = fold;
+    }
+}

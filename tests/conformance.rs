@@ -1,0 +1,97 @@
+//! The engine-independent corpora in `tests/data/`, run against every evaluation path:
+//! the merged [`Matcher`], the reference evaluation behind `explain`, and validation.
+
+use eventyard::pattern::json::{self, Json};
+use eventyard::pattern::sns::{FilterPolicy, Scope};
+use eventyard::pattern::{reference_matches, Matcher, Pattern};
+
+struct Case {
+    id: String,
+    pattern: String,
+    event: String,
+    expect: String,
+    scope: Option<String>,
+}
+
+fn load(file: &str, pattern_key: &str, event_key: &str) -> Vec<Case> {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let Json::Object(fields) = json::parse(line, 256).expect("corpus line is JSON") else {
+                panic!("corpus line is not an object: {line}")
+            };
+            let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let raw = get("raw") == Some(Json::Bool(true));
+            let text_of = |k: &str| match get(k) {
+                Some(Json::String(s)) if raw => s,
+                Some(v) => v.to_compact(),
+                None => String::new(),
+            };
+            let string_of = |k: &str| match get(k) {
+                Some(Json::String(s)) => Some(s),
+                _ => None,
+            };
+            Case {
+                id: string_of("id").unwrap_or_default(),
+                pattern: text_of(pattern_key),
+                event: text_of(event_key),
+                expect: string_of("expect").unwrap_or_default(),
+                scope: string_of("scope"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn eventbridge_corpus() {
+    let cases = load("eventbridge-patterns.jsonl", "pattern", "event");
+    assert!(cases.len() >= 434);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let parsed = Pattern::parse(&case.pattern);
+        let verdict = match &parsed {
+            Err(_) => "invalid".to_string(),
+            Ok(p) => {
+                let mut m = Matcher::new();
+                m.add_pattern("r", p.clone());
+                let merged = m.matches(case.event.as_bytes()).map(|names| !names.is_empty());
+                let reference = reference_matches(p, case.event.as_bytes());
+                match (merged, reference) {
+                    (Ok(a), Ok(b)) if a == b => (if a { "match" } else { "no-match" }).to_string(),
+                    (a, b) => format!("disagreement: matcher {a:?}, reference {b:?}"),
+                }
+            }
+        };
+        if verdict != case.expect {
+            failures.push(format!("{}: expected {}, got {verdict} ({:?})", case.id, case.expect, parsed.err()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn sns_corpus() {
+    let cases = load("sns-filter-policies.jsonl", "policy", "message");
+    assert!(cases.len() >= 100);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let scope = match case.scope.as_deref() {
+            Some("body") => Scope::MessageBody,
+            _ => Scope::MessageAttributes,
+        };
+        let verdict = match FilterPolicy::parse(&case.pattern, scope) {
+            Err(e) => format!("invalid ({e})"),
+            Ok(policy) => match policy.matches(case.event.as_bytes()) {
+                Ok(true) => "match".into(),
+                Ok(false) => "no-match".into(),
+                Err(e) => format!("bad message: {e}"),
+            },
+        };
+        if !verdict.starts_with(&case.expect) {
+            failures.push(format!("{}: expected {}, got {verdict}", case.id, case.expect));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
