@@ -34,6 +34,9 @@ pub fn consistent(a: &[ArrayPos], b: &[ArrayPos]) -> bool {
     true
 }
 
+/// "No slot": the key is not one of a fixed set of expected keys.
+pub const NO_SLOT: u8 = u8::MAX;
+
 /// What to do with the value at a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Visit {
@@ -41,6 +44,13 @@ pub struct Visit {
     pub leaf: Option<u32>,
     /// Some longer path starts with this one: look inside objects.
     pub descend: bool,
+    /// This key's number among its parent's expected keys ([`NO_SLOT`] if none).
+    pub slot: u8,
+    /// When descending: how many distinct keys are expected inside (0: unknown). Once
+    /// all were seen, the rest of the object can be skipped unread.
+    pub children: u8,
+    /// When descending: the sink's id for this object path (for child lookups).
+    pub node: u32,
 }
 
 impl Visit {
@@ -48,6 +58,9 @@ impl Visit {
     pub const SKIP: Visit = Visit {
         leaf: None,
         descend: false,
+        slot: NO_SLOT,
+        children: 0,
+        node: 0,
     };
 
     fn live(self) -> bool {
@@ -57,8 +70,19 @@ impl Visit {
 
 /// Receives the values of an event.
 pub trait Sink {
-    /// Decides what to do with the value at `path` (dotted, e.g. `detail.state`).
-    fn visit(&mut self, path: &[u8]) -> Visit;
+    /// What to do with the top-level object.
+    fn root(&mut self) -> Visit {
+        Visit {
+            leaf: None,
+            descend: true,
+            slot: NO_SLOT,
+            children: 0,
+            node: 0,
+        }
+    }
+    /// Decides what to do with the value of `key` inside the object reached by
+    /// `parent`; `path` is the full dotted path (`detail.state`).
+    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit;
     /// A scalar value at a path whose [`Visit::leaf`] was `Some(id)`.
     fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]);
 }
@@ -70,6 +94,10 @@ struct Frame {
     first: bool,
     visit: Visit,
     path_len: usize,
+    /// Object frames: bit per expected key already seen.
+    seen: u64,
+    /// Object frames: a number identifying this object within the event.
+    serial: u32,
 }
 
 /// Reusable buffers for [`scan`] (keeps the hot path free of allocation).
@@ -78,6 +106,9 @@ pub struct ScanBuffers {
     path: Vec<u8>,
     frames: Vec<Frame>,
     trail: Vec<ArrayPos>,
+    closers: Vec<u8>,
+    /// Keys seen per object, for objects whose keys have no slot.
+    seen_keys: std::collections::HashSet<(u32, Vec<u8>)>,
 }
 
 fn error_at(bytes: &[u8], offset: usize, message: &str) -> JsonError {
@@ -101,240 +132,438 @@ fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-fn utf8(bytes: &[u8]) -> &str {
-    // The whole event was validated as UTF-8 before scanning, and string slices are cut
-    // at ASCII quotes, so this cannot fail; fall back to "" rather than panic.
-    std::str::from_utf8(bytes).unwrap_or_default()
+type Skip = Result<usize, (usize, &'static str)>;
+
+/// Skips one value, checking only its structure; returns the offset after it.
+fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
+    match bytes.get(pos) {
+        Some(b'"') => skip_string(bytes, pos),
+        Some(&open @ (b'{' | b'[')) => {
+            closers.clear();
+            closers.push(if open == b'{' { b'}' } else { b']' });
+            skip_inside(bytes, pos + 1, closers)
+        }
+        Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+            let mut i = pos;
+            while bytes.get(i).is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')) {
+                i += 1;
+            }
+            Ok(i)
+        }
+        None => Err((pos, "unexpected end of the event")),
+        Some(_) => Err((pos, "expected a JSON value")),
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of the result is set where `word` has a zero byte (exact for
+/// the lowest such byte, which is all the callers use).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The offset of the first `"`, `[`, `]`, `{` or `}` at or after `i`, or the length.
+#[inline]
+fn next_structural(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
+        let hits = zero_bytes(w ^ (b'"' as u64 * ONES))
+            | zero_bytes(folded ^ (b'{' as u64 * ONES))
+            | zero_bytes(folded ^ (b'}' as u64 * ONES));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if matches!(b, b'"' | b'[' | b']' | b'{' | b'}') {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Skips to just after the bracket that empties `closers` (the expected closing
+/// brackets, innermost last). Only brackets and strings are looked at.
+fn skip_inside(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
+    let mut i = pos;
+    loop {
+        i = next_structural(bytes, i);
+        let Some(&b) = bytes.get(i) else {
+            return Err((bytes.len(), "unexpected end of the event"));
+        };
+        match b {
+            b'"' => i = skip_string(bytes, i)?,
+            b'{' => {
+                closers.push(b'}');
+                i += 1;
+            }
+            b'[' => {
+                closers.push(b']');
+                i += 1;
+            }
+            _ => {
+                if closers.pop() != Some(b) {
+                    return Err((i, "mismatched bracket"));
+                }
+                i += 1;
+                if closers.is_empty() {
+                    return Ok(i);
+                }
+            }
+        }
+    }
+}
+
+/// Skips a string whose opening quote is at `pos` (escapes are stepped over, not checked).
+#[inline]
+fn skip_string(bytes: &[u8], pos: usize) -> Skip {
+    let mut i = pos + 1;
+    // Short strings (keys) are cheaper to walk than to search.
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return Ok(i + 1),
+            b'\\' => break,
+            _ if i - pos > 24 => break,
+            _ => i += 1,
+        }
+    }
+    loop {
+        let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) else {
+            return Err((bytes.len(), "unterminated string"));
+        };
+        let at = i + found;
+        if bytes[at] == b'"' {
+            return Ok(at + 1);
+        }
+        i = at + 2;
+    }
+}
+
+
+/// How thoroughly [`scan`] checks the parts of an event nobody asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Full JSON grammar and UTF-8 everywhere.
+    Strict,
+    /// Reported values are fully checked; skipped subtrees only for balanced brackets
+    /// and closed strings, and the rest of an object is not read once every key a rule
+    /// needs there has been seen.
+    Lenient,
+}
+
+/// The state of one scan.
+struct Scanner<'b, 'f, S> {
+    bytes: &'b [u8],
+    pos: usize,
+    check: Check,
+    sink: &'f mut S,
+    path: &'f mut Vec<u8>,
+    frames: &'f mut Vec<Frame>,
+    trail: &'f mut Vec<ArrayPos>,
+    closers: &'f mut Vec<u8>,
+    seen_keys: &'f mut std::collections::HashSet<(u32, Vec<u8>)>,
+    next_array: u32,
+    next_object: u32,
 }
 
 /// Scans one event (a JSON object) and reports its values to `sink`.
-pub fn scan(bytes: &[u8], sink: &mut impl Sink, buffers: &mut ScanBuffers) -> Result<(), JsonError> {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(error_at(bytes, e.valid_up_to(), "the event is not valid UTF-8"));
+///
+/// For repeated keys in one object, the first occurrence counts and later ones are
+/// skipped.
+pub fn scan(bytes: &[u8], sink: &mut impl Sink, buffers: &mut ScanBuffers, check: Check) -> Result<(), JsonError> {
+    if check == Check::Strict {
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(error_at(bytes, e.valid_up_to(), "the event is not valid UTF-8"));
+        }
     }
     let ScanBuffers {
         path,
         frames,
         trail,
+        closers,
+        seen_keys,
     } = buffers;
     path.clear();
     frames.clear();
     trail.clear();
-    let mut next_array = 0u32;
-    let mut pos = skip_ws(bytes, 0);
-    if bytes.get(pos) != Some(&b'{') {
-        return Err(error_at(bytes, pos, "an event must be a JSON object"));
-    }
-    pos += 1;
-    frames.push(Frame {
-        array: false,
-        root: true,
-        first: true,
-        visit: Visit {
-            leaf: None,
-            descend: true,
-        },
-        path_len: 0,
-    });
+    seen_keys.clear();
+    let root = sink.root();
+    let mut scanner = Scanner {
+        bytes,
+        pos: 0,
+        check,
+        sink,
+        path,
+        frames,
+        trail,
+        closers,
+        seen_keys,
+        next_array: 0,
+        next_object: 0,
+    };
+    scanner.run(root).map_err(|(at, message)| error_at(bytes, at, message))
+}
 
-    'outer: loop {
-        // At the start of a member (object) or element (array) of the top frame.
-        let Some(frame) = frames.last_mut() else {
-            break;
-        };
-        pos = skip_ws(bytes, pos);
-        let visit;
-        if frame.array {
-            if frame.first && bytes.get(pos) == Some(&b']') {
-                pos += 1;
-                let live = frame.visit.live();
-                close(frames, trail, live);
-                if after_value(bytes, &mut pos, frames, trail)? {
-                    break;
-                }
-                continue;
-            }
-            frame.first = false;
-            visit = frame.visit;
-            path.truncate(frame.path_len);
-        } else {
-            if frame.first && bytes.get(pos) == Some(&b'}') {
-                pos += 1;
-                frames.pop();
-                if after_value(bytes, &mut pos, frames, trail)? {
-                    break;
-                }
-                continue;
-            }
-            frame.first = false;
-            if bytes.get(pos) != Some(&b'"') {
-                return Err(error_at(bytes, pos, "expected a string key"));
-            }
-            let (end, decoded) = scan_string(bytes, pos).map_err(|(at, m)| error_at(bytes, at, m))?;
-            let key: &[u8] = match &decoded {
-                Some(d) => d.as_bytes(),
-                None => &bytes[pos + 1..end - 1],
-            };
-            visit = if frame.visit.descend {
-                path.truncate(frame.path_len);
-                if !frame.root {
-                    path.push(b'.');
-                }
-                path.extend_from_slice(key);
-                sink.visit(path)
-            } else {
-                Visit::SKIP
-            };
-            pos = skip_ws(bytes, end);
-            if bytes.get(pos) != Some(&b':') {
-                return Err(error_at(bytes, pos, "expected ':' after the key"));
-            }
-            pos = skip_ws(bytes, pos + 1);
+type Step = Result<(), (usize, &'static str)>;
+
+impl<S: Sink> Scanner<'_, '_, S> {
+    fn run(&mut self, root: Visit) -> Step {
+        self.pos = skip_ws(self.bytes, 0);
+        if self.bytes.get(self.pos) != Some(&b'{') {
+            return Err((self.pos, "an event must be a JSON object"));
         }
+        self.pos += 1;
+        self.push(false, true, root);
+        loop {
+            let visit = match self.member()? {
+                Some(visit) => visit,
+                None => {
+                    // an empty container closed
+                    if self.after_value()? {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            self.value(visit)?;
+            if self.after_value()? {
+                break;
+            }
+        }
+        if self.frames.is_empty() {
+            let end = skip_ws(self.bytes, self.pos);
+            if end < self.bytes.len() {
+                return Err((end, "unexpected content after the event object"));
+            }
+        }
+        Ok(())
+    }
 
-        // A value.
+    fn push(&mut self, array: bool, root: bool, visit: Visit) {
+        let serial = self.next_object;
+        if !array {
+            self.next_object += 1;
+        }
+        self.frames.push(Frame {
+            array,
+            root,
+            first: true,
+            visit,
+            path_len: self.path.len(),
+            seen: 0,
+            serial,
+        });
+    }
+
+    /// At the start of an object member or array element: reads the key (objects) and
+    /// returns what to do with the value; `None` when the container was empty and has
+    /// been closed.
+    fn member(&mut self) -> Result<Option<Visit>, (usize, &'static str)> {
+        let bytes = self.bytes;
+        self.pos = skip_ws(bytes, self.pos);
+        let Some(frame) = self.frames.last_mut() else {
+            return Err((self.pos, "internal: no open container"));
+        };
+        if frame.array {
+            if frame.first && bytes.get(self.pos) == Some(&b']') {
+                self.pos += 1;
+                self.close();
+                return Ok(None);
+            }
+            frame.first = false;
+            self.path.truncate(frame.path_len);
+            return Ok(Some(frame.visit));
+        }
+        if frame.first && bytes.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            self.close();
+            return Ok(None);
+        }
+        frame.first = false;
+        if bytes.get(self.pos) != Some(&b'"') {
+            return Err((self.pos, "expected a string key"));
+        }
+        let (end, decoded) = scan_string(bytes, self.pos)?;
+        let key: &[u8] = match &decoded {
+            Some(d) => d.as_bytes(),
+            None => &bytes[self.pos + 1..end - 1],
+        };
+        let mut visit = Visit::SKIP;
+        if frame.visit.descend {
+            self.path.truncate(frame.path_len);
+            if !frame.root {
+                self.path.push(b'.');
+            }
+            self.path.extend_from_slice(key);
+            visit = self.sink.visit(&frame.visit, key, self.path);
+            if visit.live() {
+                // First occurrence wins: a repeated key's value is skipped.
+                let fresh = if visit.slot != NO_SLOT && !key.contains(&b'.') {
+                    let bit = 1u64 << (visit.slot & 63);
+                    let fresh = frame.seen & bit == 0;
+                    frame.seen |= bit;
+                    fresh
+                } else {
+                    self.seen_keys.insert((frame.serial, key.to_vec()))
+                };
+                if !fresh {
+                    visit = Visit::SKIP;
+                }
+            }
+        }
+        self.pos = skip_ws(bytes, end);
+        if bytes.get(self.pos) != Some(&b':') {
+            return Err((self.pos, "expected ':' after the key"));
+        }
+        self.pos = skip_ws(bytes, self.pos + 1);
+        Ok(Some(visit))
+    }
+
+    /// Reads one value.
+    fn value(&mut self, visit: Visit) -> Step {
+        let bytes = self.bytes;
+        let pos = self.pos;
+        if self.check == Check::Lenient && !visit.live() {
+            self.pos = skip_value(bytes, pos, self.closers)?;
+            return Ok(());
+        }
         match bytes.get(pos) {
             Some(b'{') => {
-                pos += 1;
+                self.pos += 1;
                 let visit = if visit.descend { visit } else { Visit::SKIP };
-                frames.push(Frame {
-                    array: false,
-                    root: false,
-                    first: true,
-                    visit,
-                    path_len: path.len(),
-                });
-                continue 'outer;
+                self.push(false, false, visit);
             }
             Some(b'[') => {
-                pos += 1;
+                self.pos += 1;
                 let visit = if visit.live() { visit } else { Visit::SKIP };
                 if visit.live() {
-                    trail.push(ArrayPos {
-                        array: next_array,
+                    self.trail.push(ArrayPos {
+                        array: self.next_array,
                         index: 0,
                     });
-                    next_array += 1;
+                    self.next_array += 1;
                 }
-                frames.push(Frame {
-                    array: true,
-                    root: false,
-                    first: true,
-                    visit,
-                    path_len: path.len(),
-                });
-                continue 'outer;
+                self.push(true, false, visit);
             }
             Some(b'"') => {
-                let (end, decoded) = scan_string(bytes, pos).map_err(|(at, m)| error_at(bytes, at, m))?;
+                let (end, decoded) = scan_string(bytes, pos)?;
                 if let Some(id) = visit.leaf {
                     let text = match decoded {
                         Some(d) => Cow::Owned(d),
-                        None => Cow::Borrowed(utf8(&bytes[pos + 1..end - 1])),
+                        None => match std::str::from_utf8(&bytes[pos + 1..end - 1]) {
+                            Ok(text) => Cow::Borrowed(text),
+                            Err(_) => return Err((pos, "string is not valid UTF-8")),
+                        },
                     };
-                    sink.value(id, Scalar::Str(text), trail);
+                    self.sink.value(id, Scalar::Str(text), self.trail);
                 }
-                pos = end;
+                self.pos = end;
             }
             Some(b'-' | b'0'..=b'9') => {
                 let Some(end) = scan_number(bytes, pos) else {
-                    return Err(error_at(bytes, pos, "invalid number"));
+                    return Err((pos, "invalid number"));
                 };
                 if let Some(id) = visit.leaf {
-                    sink.value(id, Scalar::Num(Cow::Borrowed(utf8(&bytes[pos..end]))), trail);
+                    let text = std::str::from_utf8(&bytes[pos..end]).unwrap_or("0");
+                    self.sink.value(id, Scalar::Num(Cow::Borrowed(text)), self.trail);
                 }
-                pos = end;
+                self.pos = end;
             }
-            Some(b't') if bytes[pos..].starts_with(b"true") => {
-                if let Some(id) = visit.leaf {
-                    sink.value(id, Scalar::True, trail);
-                }
-                pos += 4;
-            }
-            Some(b'f') if bytes[pos..].starts_with(b"false") => {
-                if let Some(id) = visit.leaf {
-                    sink.value(id, Scalar::False, trail);
-                }
-                pos += 5;
-            }
-            Some(b'n') if bytes[pos..].starts_with(b"null") => {
-                if let Some(id) = visit.leaf {
-                    sink.value(id, Scalar::Null, trail);
-                }
-                pos += 4;
-            }
-            None => return Err(error_at(bytes, pos, "unexpected end of the event")),
-            Some(_) => return Err(error_at(bytes, pos, "expected a JSON value")),
+            Some(b't') if bytes[pos..].starts_with(b"true") => self.literal(visit, Scalar::True, 4),
+            Some(b'f') if bytes[pos..].starts_with(b"false") => self.literal(visit, Scalar::False, 5),
+            Some(b'n') if bytes[pos..].starts_with(b"null") => self.literal(visit, Scalar::Null, 4),
+            None => return Err((pos, "unexpected end of the event")),
+            Some(_) => return Err((pos, "expected a JSON value")),
         }
-        if after_value(bytes, &mut pos, frames, trail)? {
-            break;
+        Ok(())
+    }
+
+    fn literal(&mut self, visit: Visit, value: Scalar<'static>, len: usize) {
+        if let Some(id) = visit.leaf {
+            self.sink.value(id, value, self.trail);
+        }
+        self.pos += len;
+    }
+
+    /// Pops the container on top, dropping its trail entry when it had one.
+    fn close(&mut self) {
+        if let Some(frame) = self.frames.pop() {
+            if frame.array && frame.visit.live() {
+                self.trail.pop();
+            }
         }
     }
-    let end = skip_ws(bytes, pos);
-    if end < bytes.len() {
-        return Err(error_at(bytes, end, "unexpected content after the event object"));
-    }
-    Ok(())
-}
 
-/// Pops the array frame on top, dropping its trail entry when it had one.
-fn close(frames: &mut Vec<Frame>, trail: &mut Vec<ArrayPos>, live: bool) {
-    frames.pop();
-    if live {
-        trail.pop();
-    }
-}
-
-/// After a complete value: consumes separators and closing brackets. Returns true when
-/// the root object has been closed.
-fn after_value(
-    bytes: &[u8],
-    pos: &mut usize,
-    frames: &mut Vec<Frame>,
-    trail: &mut Vec<ArrayPos>,
-) -> Result<bool, JsonError> {
-    loop {
-        let Some(frame) = frames.last() else {
-            return Ok(true);
-        };
-        *pos = skip_ws(bytes, *pos);
-        let array = frame.array;
-        match (bytes.get(*pos), array) {
-            (Some(b','), _) => {
-                *pos += 1;
-                if array && frame.visit.live() {
-                    if let Some(last) = trail.last_mut() {
-                        last.index += 1;
-                    }
-                }
-                if !array {
-                    // the next member must be a key, not a closing brace
-                    let next = skip_ws(bytes, *pos);
-                    if bytes.get(next) != Some(&b'"') {
-                        return Err(error_at(bytes, next, "expected a string key"));
-                    }
-                } else {
-                    let next = skip_ws(bytes, *pos);
-                    if bytes.get(next) == Some(&b']') {
-                        return Err(error_at(bytes, next, "expected a value after ','"));
-                    }
-                }
+    /// After a complete value (or an empty container just closed): consumes
+    /// separators and closing brackets. Returns true when the event is done.
+    fn after_value(&mut self) -> Result<bool, (usize, &'static str)> {
+        let bytes = self.bytes;
+        loop {
+            let Some(frame) = self.frames.last() else {
+                return Ok(true);
+            };
+            // In a just-completed container value the top frame is still open.
+            if frame.first {
                 return Ok(false);
             }
-            (Some(b'}'), false) => {
-                *pos += 1;
-                frames.pop();
+            if !frame.array
+                && self.check == Check::Lenient
+                && frame.visit.children > 0
+                && frame.seen.count_ones() == u32::from(frame.visit.children)
+            {
+                // Every key anyone needs here has been read: skip the rest unread.
+                if frame.root {
+                    // Done; the open root frame tells `run` not to check what follows.
+                    return Ok(true);
+                }
+                self.pos = leave_object(bytes, self.pos, self.closers)?;
+                self.close();
+                continue;
             }
-            (Some(b']'), true) => {
-                *pos += 1;
-                let live = frame.visit.live();
-                close(frames, trail, live);
+            self.pos = skip_ws(bytes, self.pos);
+            let array = frame.array;
+            match (bytes.get(self.pos), array) {
+                (Some(b','), _) => {
+                    self.pos += 1;
+                    if array && frame.visit.live() {
+                        if let Some(last) = self.trail.last_mut() {
+                            last.index += 1;
+                        }
+                    }
+                    let next = skip_ws(bytes, self.pos);
+                    match (bytes.get(next), array) {
+                        (Some(b'"'), false) => {}
+                        (_, false) => return Err((next, "expected a string key")),
+                        (Some(b']') | None, true) => return Err((next, "expected a value after ','")),
+                        _ => {}
+                    }
+                    return Ok(false);
+                }
+                (Some(b'}'), false) | (Some(b']'), true) => {
+                    self.pos += 1;
+                    self.close();
+                }
+                (None, _) => return Err((self.pos, "unexpected end of the event")),
+                (Some(_), false) => return Err((self.pos, "expected ',' or '}'")),
+                (Some(_), true) => return Err((self.pos, "expected ',' or ']'")),
             }
-            (None, _) => return Err(error_at(bytes, *pos, "unexpected end of the event")),
-            (Some(_), false) => return Err(error_at(bytes, *pos, "expected ',' or '}'")),
-            (Some(_), true) => return Err(error_at(bytes, *pos, "expected ',' or ']'")),
         }
     }
+}
+
+/// Skips from inside an object to just after its closing brace.
+fn leave_object(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
+    closers.clear();
+    closers.push(b'}');
+    skip_inside(bytes, pos, closers)
 }
 
 /// Collects every scalar of an event with its path and trail (for explanations and
@@ -352,7 +581,7 @@ impl AllValues {
     /// Reads an event completely.
     pub fn read(bytes: &[u8]) -> Result<AllValues, JsonError> {
         let mut all = AllValues::default();
-        scan(bytes, &mut all, &mut ScanBuffers::default())?;
+        scan(bytes, &mut all, &mut ScanBuffers::default(), Check::Strict)?;
         Ok(all)
     }
 
@@ -367,7 +596,7 @@ impl AllValues {
 }
 
 impl Sink for AllValues {
-    fn visit(&mut self, path: &[u8]) -> Visit {
+    fn visit(&mut self, _parent: &Visit, _key: &[u8], path: &[u8]) -> Visit {
         let next = self.paths.len() as u32;
         let id = *self.ids.entry(path.to_vec()).or_insert_with(|| {
             next
@@ -378,6 +607,9 @@ impl Sink for AllValues {
         Visit {
             leaf: Some(id),
             descend: true,
+            slot: NO_SLOT,
+            children: 0,
+            node: 0,
         }
     }
 

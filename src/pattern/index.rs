@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::ast::{Excluded, Literal, NumRange, Op, Scalar};
 use super::ip::{parse_ip, IpRange};
-use super::number::{self, comparable};
+use super::number;
 use super::text::{fold_into, Caseless, Glob};
 
 /// Items keyed by a byte string, grouped by the string's length so a value can be
@@ -320,13 +320,21 @@ impl FieldIndex {
         if !self.wants_value_of_numbers {
             return;
         }
-        let Some(v) = comparable(raw) else {
+        let Some(v) = number::parse(raw) else {
             return;
         };
+        // Whether the spelling is exactly the double is only worked out when some
+        // condition would take the value.
+        let mut exact = None;
+        let mut gated = |cond| {
+            if *exact.get_or_insert_with(|| number::is_exact(raw, v)) {
+                emit(cond);
+            }
+        };
         if let Some(conds) = self.numbers.get(&number::key(v)) {
-            conds.iter().for_each(|&c| emit(c));
+            conds.iter().for_each(|&c| gated(c));
         }
-        self.ranges.query(v, emit);
+        self.ranges.query(v, &mut gated);
     }
 
     fn collect_string(&self, s: &str, fold: &mut String, emit: &mut impl FnMut(u32)) {
@@ -402,9 +410,9 @@ impl FieldIndex {
                 }
             }
             Scalar::Num(raw) => {
-                if !self.but_numbers.is_empty() {
-                    if let Some(v) = comparable(raw) {
-                        if let Some(entries) = self.but_numbers.get(&number::key(v)) {
+                if let Some(v) = number::parse(raw).filter(|_| !self.but_numbers.is_empty()) {
+                    if let Some(entries) = self.but_numbers.get(&number::key(v)) {
+                        if number::is_exact(raw, v) {
                             entries.iter().for_each(|&e| excluded.push(e));
                         }
                     }

@@ -352,8 +352,17 @@ pub fn scan_number(bytes: &[u8], start: usize) -> Option<usize> {
 /// text). The input must be valid UTF-8. Errors carry the offending offset.
 pub fn scan_string(bytes: &[u8], start: usize) -> Result<(usize, Option<String>), (usize, &'static str)> {
     let mut i = start + 1;
+    // Fast path: most strings are short and plain.
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return Ok((i + 1, None)),
+            b'\\' => break,
+            0..=0x1f => return Err((i, "control character in string")),
+            _ => i += 1,
+        }
+    }
     let mut decoded: Option<String> = None;
-    let mut run_start = i;
+    let mut run_start = start + 1;
     loop {
         let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
             return Err((bytes.len(), "unterminated string"));

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::ast::Scalar;
-use super::flatten::{consistent, scan, ArrayPos, ScanBuffers, Sink, Visit};
+use super::flatten::{consistent, scan, ArrayPos, Check, ScanBuffers, Sink, Visit, NO_SLOT};
 use super::index::FieldIndex;
 use super::json::JsonError;
 use super::parse::Pattern;
@@ -24,6 +24,13 @@ use super::{Limits, PatternError};
 /// Identifies a rule inside one [`Matcher`] (stable until the rule is removed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RuleId(u32);
+
+impl RuleId {
+    /// A dense index (below the number of rules ever held at once), for per-rule tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 struct RuleEntry {
     name: String,
@@ -78,6 +85,35 @@ pub struct Matcher {
     fields: Vec<FieldIndex>,
     /// Sub-rules without strict conditions: checked for every event.
     always: Vec<u32>,
+    /// How to enter the top-level object (its expected keys).
+    root: Visit,
+    /// The object paths as a tree: children of each descending path by key.
+    nodes: Vec<ChildMap>,
+}
+
+/// The keys of one object path that some rule needs, with what to do with each.
+#[derive(Default)]
+struct ChildMap {
+    /// Few keys: compared one by one (cheaper than hashing).
+    small: Vec<(Box<[u8]>, Visit)>,
+    /// Many keys.
+    large: FxHashMap<Box<[u8]>, Visit>,
+}
+
+impl ChildMap {
+    #[inline]
+    fn get(&self, key: &[u8]) -> Visit {
+        if self.large.is_empty() {
+            for (k, v) in &self.small {
+                if k.len() == key.len() && **k == *key {
+                    return *v;
+                }
+            }
+            Visit::SKIP
+        } else {
+            self.large.get(key).copied().unwrap_or(Visit::SKIP)
+        }
+    }
 }
 
 impl Default for Matcher {
@@ -106,6 +142,11 @@ impl Matcher {
             paths: FxHashMap::default(),
             fields: Vec::new(),
             always: Vec::new(),
+            root: Visit {
+                descend: true,
+                ..Visit::SKIP
+            },
+            nodes: vec![ChildMap::default()],
         }
     }
 
@@ -128,6 +169,11 @@ impl Matcher {
     pub fn pattern(&self, name: &str) -> Option<&Pattern> {
         let slot = *self.by_name.get(name)?;
         self.rules.get(slot as usize)?.as_ref().map(|r| &r.pattern)
+    }
+
+    /// The id of a rule by name.
+    pub fn rule_id(&self, name: &str) -> Option<RuleId> {
+        self.by_name.get(name).map(|&slot| RuleId(slot))
     }
 
     /// The name of a rule id returned by [`Matcher::matches_with`].
@@ -194,6 +240,63 @@ impl Matcher {
             subrules,
         }));
         self.by_name.insert(name.to_string(), rule);
+        self.assign_slots();
+    }
+
+    /// Numbers the expected keys of every object path (so a scan knows when it has
+    /// seen all keys that matter in an object) and rebuilds the path tree.
+    fn assign_slots(&mut self) {
+        let mut children: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+        for key in self.paths.keys() {
+            let parent = match key.iter().rposition(|&b| b == b'.') {
+                Some(dot) => key[..dot].to_vec(),
+                None => Vec::new(),
+            };
+            children.entry(parent).or_default().push(key.to_vec());
+        }
+        // Node ids: 0 is the root, then every descending path.
+        let mut node_of: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+        for (key, visit) in self.paths.iter_mut() {
+            visit.slot = NO_SLOT;
+            visit.children = 0;
+            if visit.descend {
+                visit.node = node_of.len() as u32 + 1;
+                node_of.insert(key.to_vec(), visit.node);
+            }
+        }
+        self.root.children = 0;
+        for (parent, kids) in &mut children {
+            kids.sort_unstable();
+            let count = if kids.len() <= 64 { kids.len() as u8 } else { 0 };
+            for (slot, kid) in kids.iter().enumerate() {
+                if let Some(visit) = self.paths.get_mut(kid.as_slice()) {
+                    visit.slot = if count > 0 { slot as u8 } else { NO_SLOT };
+                }
+            }
+            if parent.is_empty() {
+                self.root.children = count;
+            } else if let Some(visit) = self.paths.get_mut(parent.as_slice()) {
+                visit.children = count;
+            }
+        }
+        self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
+        for (parent, kids) in children {
+            let id = if parent.is_empty() { 0 } else { node_of.get(&parent).copied().unwrap_or(0) };
+            let map = &mut self.nodes[id as usize];
+            for kid in kids {
+                let Some(visit) = self.paths.get(kid.as_slice()).copied() else {
+                    continue;
+                };
+                let key: Box<[u8]> = match kid.iter().rposition(|&b| b == b'.') {
+                    Some(dot) if !parent.is_empty() => kid[dot + 1..].into(),
+                    _ => kid.as_slice().into(),
+                };
+                map.small.push((key, visit));
+            }
+            if map.small.len() > 8 {
+                map.large = map.small.drain(..).collect();
+            }
+        }
     }
 
     /// Removes a rule; returns whether it existed.
@@ -228,6 +331,7 @@ impl Matcher {
             self.fields[path as usize].remove(&conds);
         }
         self.free_rules.push(rule);
+        self.assign_slots();
         true
     }
 
@@ -252,9 +356,11 @@ impl Matcher {
     }
 
     /// The names of the rules that match `event` (raw JSON text), sorted.
+    ///
+    /// The whole event is checked to be valid JSON and UTF-8.
     pub fn matches(&self, event: &[u8]) -> Result<Vec<&str>, JsonError> {
         let mut ids = Vec::new();
-        with_scratch(|scratch| self.matches_with(event, scratch, &mut ids))?;
+        with_scratch(|scratch| self.run(event, scratch, &mut ids, Check::Strict))?;
         let mut names: Vec<&str> = ids.into_iter().map(|id| self.rule_name(id)).collect();
         names.sort_unstable();
         Ok(names)
@@ -262,10 +368,17 @@ impl Matcher {
 
     /// Appends the ids of matching rules to `out` (each once, in no particular order),
     /// reusing `scratch` between calls. This is the allocation-free hot path.
+    ///
+    /// Parts of the event that no rule looks at are only checked for structure
+    /// (balanced brackets, closed strings, allowed characters), not full JSON grammar.
     pub fn matches_with(&self, event: &[u8], scratch: &mut Scratch, out: &mut Vec<RuleId>) -> Result<(), JsonError> {
+        self.run(event, scratch, out, Check::Lenient)
+    }
+
+    fn run(&self, event: &[u8], scratch: &mut Scratch, out: &mut Vec<RuleId>, check: Check) -> Result<(), JsonError> {
         scratch.begin(self);
         let mut buffers = std::mem::take(&mut scratch.scan);
-        let result = scan(event, &mut MatchSink { m: self, s: scratch }, &mut buffers);
+        let result = scan(event, &mut MatchSink { m: self, s: scratch }, &mut buffers, check);
         scratch.scan = buffers;
         result?;
         self.finish(scratch, out);
@@ -438,9 +551,20 @@ struct MatchSink<'m, 's> {
 }
 
 impl Sink for MatchSink<'_, '_> {
+    fn root(&mut self) -> Visit {
+        self.m.root
+    }
+
     #[inline]
-    fn visit(&mut self, path: &[u8]) -> Visit {
-        self.m.paths.get(path).copied().unwrap_or(Visit::SKIP)
+    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit {
+        if key.contains(&b'.') {
+            // a dotted event key reaches a deeper path in one step
+            return self.m.paths.get(path).copied().unwrap_or(Visit::SKIP);
+        }
+        match self.m.nodes.get(parent.node as usize) {
+            Some(children) => children.get(key),
+            None => Visit::SKIP,
+        }
     }
 
     #[inline]

@@ -11,18 +11,29 @@
 /// Returns `None` for numbers that are not exactly the shortest decimal form of some
 /// finite double (too many significant digits, overflow). `-0` is returned as `0`.
 pub fn comparable(raw: &str) -> Option<f64> {
+    let value = parse(raw)?;
+    is_exact(raw, value).then_some(value)
+}
+
+/// Parses a JSON number text as a finite double (`-0` becomes `0`), without deciding
+/// whether it is comparable: cheap, for probing hash maps before [`is_exact`].
+#[inline]
+pub fn parse(raw: &str) -> Option<f64> {
     let value: f64 = raw.parse().ok()?;
     if !value.is_finite() {
         return None;
     }
-    if !has_short_mantissa(raw) {
-        // Slow path: compare the written decimal with the double's shortest form.
-        let shortest = format!("{value:e}");
-        if Decimal::parse(raw)? != Decimal::parse(&shortest)? {
-            return None;
-        }
-    }
     Some(if value == 0.0 { 0.0 } else { value })
+}
+
+/// Is `raw` exactly the decimal value of `value`'s shortest representation?
+pub fn is_exact(raw: &str, value: f64) -> bool {
+    if has_short_mantissa(raw) {
+        return true;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(value);
+    same_decimal(raw, shortest)
 }
 
 /// The bits used to key a comparable number in hash maps (`-0` already folded to `0`).
@@ -63,50 +74,61 @@ fn has_short_mantissa(raw: &str) -> bool {
     significant <= 15 && (-250..=250).contains(&exponent) && raw.len() < 300
 }
 
-/// An exact decimal: sign, significant digits without leading/trailing zeros, and the
-/// power of ten of the last digit. Zero has no digits.
-#[derive(Debug, PartialEq, Eq)]
-struct Decimal {
+/// The significant digits of a decimal text and the power of ten of its first digit.
+struct Digits<'a> {
     negative: bool,
-    digits: Vec<u8>,
+    /// Mantissa digits with the decimal point removed (leading zeros still present).
+    mantissa: [&'a [u8]; 2],
     exponent: i64,
 }
 
-impl Decimal {
-    fn parse(text: &str) -> Option<Decimal> {
-        let (negative, rest) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
+impl<'a> Digits<'a> {
+    fn new(text: &'a str) -> Option<Digits<'a>> {
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.first() {
+            Some(b'-') => (true, &bytes[1..]),
+            _ => (false, bytes),
         };
-        let (mantissa, exp) = match rest.find(['e', 'E']) {
-            Some(p) => (&rest[..p], rest[p + 1..].parse::<i64>().ok()?),
+        let (mantissa, exp) = match rest.iter().position(|&b| b == b'e' || b == b'E') {
+            Some(p) => (&rest[..p], std::str::from_utf8(&rest[p + 1..]).ok()?.parse::<i64>().ok()?),
             None => (rest, 0),
         };
-        let (int_part, frac_part) = match mantissa.find('.') {
+        let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
             Some(p) => (&mantissa[..p], &mantissa[p + 1..]),
-            None => (mantissa, ""),
+            None => (mantissa, &mantissa[mantissa.len()..]),
         };
-        let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
-        let mut exponent = exp - frac_part.len() as i64;
-        while digits.last() == Some(&b'0') {
-            digits.pop();
-            exponent += 1;
-        }
-        let first_nonzero = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
-        digits.drain(..first_nonzero);
-        if digits.is_empty() {
-            return Some(Decimal {
-                negative: false,
-                digits,
-                exponent: 0,
-            });
-        }
-        Some(Decimal {
+        Some(Digits {
             negative,
-            digits,
-            exponent,
+            mantissa: [int_part, frac_part],
+            exponent: exp.checked_add(int_part.len() as i64)?,
         })
     }
+
+    /// Significant digits (no leading or trailing zeros) and the scientific exponent;
+    /// `None` digits for zero.
+    fn normalized(&self) -> (impl Iterator<Item = u8> + '_, i64, bool) {
+        let all = || self.mantissa[0].iter().chain(self.mantissa[1]).copied();
+        let leading = all().take_while(|&d| d == b'0').count();
+        let total = all().count();
+        let trailing = all().rev().take_while(|&d| d == b'0').count();
+        let significant = total.saturating_sub(leading).saturating_sub(trailing);
+        let zero = significant == 0;
+        let exponent = if zero { 0 } else { self.exponent - leading as i64 };
+        (all().skip(leading).take(significant), exponent, zero)
+    }
+}
+
+/// Do two decimal texts denote the same value?
+fn same_decimal(a: &str, b: &str) -> bool {
+    let (Some(a), Some(b)) = (Digits::new(a), Digits::new(b)) else {
+        return false;
+    };
+    let (da, ea, za) = a.normalized();
+    let (db, eb, zb) = b.normalized();
+    if za || zb {
+        return za && zb;
+    }
+    a.negative == b.negative && ea == eb && da.eq(db)
 }
 
 #[cfg(test)]
