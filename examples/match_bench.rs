@@ -55,7 +55,13 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// One pass over all events; returns matched (event, pattern) pairs and fills `per_rule`.
-fn pass(m: &Matcher, events: &[&[u8]], scratch: &mut Scratch, out: &mut Vec<RuleId>, per_rule: Option<&mut Vec<u64>>) -> u64 {
+fn pass(
+    m: &Matcher,
+    events: &[&[u8]],
+    scratch: &mut Scratch,
+    out: &mut Vec<RuleId>,
+    per_rule: Option<&mut Vec<u64>>,
+) -> u64 {
     let mut matches = 0u64;
     match per_rule {
         None => {
@@ -84,17 +90,27 @@ fn pass(m: &Matcher, events: &[&[u8]], scratch: &mut Scratch, out: &mut Vec<Rule
 fn run() -> Result<(), String> {
     let o = parse_args()?;
     let text = std::fs::read(&o.events).map_err(|e| format!("{}: {e}", o.events))?;
-    let events: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let rules_text = std::fs::read_to_string(&o.patterns).map_err(|e| format!("{}: {e}", o.patterns))?;
+    let events: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let rules_text =
+        std::fs::read_to_string(&o.patterns).map_err(|e| format!("{}: {e}", o.patterns))?;
     let rules = load_rules_text(&rules_text)?;
 
     let started = Instant::now();
     let mut m = Matcher::new();
     for (name, pattern) in &rules {
-        m.add_rule(name, pattern).map_err(|e| format!("invalid pattern {name}: {e}"))?;
+        m.add_rule(name, pattern)
+            .map_err(|e| format!("invalid pattern {name}: {e}"))?;
     }
     let add_seconds = started.elapsed().as_secs_f64();
-    eprintln!("{}: added {} patterns in {:.2} ms", o.name, rules.len(), add_seconds * 1e3);
+    eprintln!(
+        "{}: added {} patterns in {:.2} ms",
+        o.name,
+        rules.len(),
+        add_seconds * 1e3
+    );
 
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
@@ -103,7 +119,12 @@ fn run() -> Result<(), String> {
     if let Some(path) = &o.counts {
         let mut lines: Vec<(String, u64)> = rules
             .iter()
-            .map(|(name, _)| (name.clone(), m.rule_id(name).map_or(0, |id| per_rule[id.index()])))
+            .map(|(name, _)| {
+                (
+                    name.clone(),
+                    m.rule_id(name).map_or(0, |id| per_rule[id.index()]),
+                )
+            })
             .collect();
         lines.sort();
         let mut f = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;

@@ -18,7 +18,8 @@ use quamina::Quamina;
 
 fn run() -> Result<(), (u8, String)> {
     let mut args = std::env::args().skip(1);
-    let (mut name, mut warmup, mut passes, mut counts) = ("workload".to_string(), 1usize, 5usize, None);
+    let (mut name, mut warmup, mut passes, mut counts) =
+        ("workload".to_string(), 1usize, 5usize, None);
     let mut positional = Vec::new();
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or((2, format!("{a} needs a value")));
@@ -30,16 +31,32 @@ fn run() -> Result<(), (u8, String)> {
             _ => positional.push(a),
         }
     }
-    let [patterns, events] = <[String; 2]>::try_from(positional).map_err(|_| (2, "usage: quamina_bench [options] PATTERNS EVENTS".to_string()))?;
+    let [patterns, events] = <[String; 2]>::try_from(positional).map_err(|_| {
+        (
+            2,
+            "usage: quamina_bench [options] PATTERNS EVENTS".to_string(),
+        )
+    })?;
     let text = std::fs::read(&events).map_err(|e| (2, format!("{events}: {e}")))?;
-    let events: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let rules = load_rules_text(&std::fs::read_to_string(&patterns).map_err(|e| (2, format!("{patterns}: {e}")))?).map_err(|e| (2, e))?;
+    let events: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let rules = load_rules_text(
+        &std::fs::read_to_string(&patterns).map_err(|e| (2, format!("{patterns}: {e}")))?,
+    )
+    .map_err(|e| (2, e))?;
     let started = Instant::now();
     let mut q: Quamina<usize> = Quamina::new();
     for (i, (rule, pattern)) in rules.iter().enumerate() {
-        q.add_pattern(i, pattern).map_err(|e| (3, format!("unsupported: {rule}: {e:?}")))?;
+        q.add_pattern(i, pattern)
+            .map_err(|e| (3, format!("unsupported: {rule}: {e:?}")))?;
     }
-    eprintln!("{name}: quamina added {} patterns in {:.2} ms", rules.len(), started.elapsed().as_secs_f64() * 1e3);
+    eprintln!(
+        "{name}: quamina added {} patterns in {:.2} ms",
+        rules.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
     let mut per_rule = vec![0u64; rules.len()];
     let mut matches = 0u64;
     for e in &events {
@@ -51,7 +68,11 @@ fn run() -> Result<(), (u8, String)> {
         }
     }
     if let Some(path) = counts {
-        let sorted: BTreeMap<&str, u64> = rules.iter().zip(&per_rule).map(|((n, _), c)| (n.as_str(), *c)).collect();
+        let sorted: BTreeMap<&str, u64> = rules
+            .iter()
+            .zip(&per_rule)
+            .map(|((n, _), c)| (n.as_str(), *c))
+            .collect();
         let mut f = std::fs::File::create(&path).map_err(|e| (2, format!("{path}: {e}")))?;
         for (n, c) in sorted {
             writeln!(f, "{n}\t{c}").map_err(|e| (2, e.to_string()))?;
@@ -75,7 +96,12 @@ fn run() -> Result<(), (u8, String)> {
     }
     seconds.sort_by(f64::total_cmp);
     let median = seconds[seconds.len() / 2];
-    println!("{name} {} {} {matches} {median:.4} {:.0}", events.len(), rules.len(), events.len() as f64 / median);
+    println!(
+        "{name} {} {} {matches} {median:.4} {:.0}",
+        events.len(),
+        rules.len(),
+        events.len() as f64 / median
+    );
     Ok(())
 }
 

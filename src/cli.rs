@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::pattern::json::{self, Json};
 use crate::pattern::sns::{FilterPolicy, Scope};
-use crate::pattern::{explain, Matcher, Pattern, PatternError};
+use crate::pattern::{Matcher, Pattern, PatternError, explain};
 
 /// Eventyard: design, run and export event-driven systems.
 #[derive(Parser, Debug)]
@@ -72,7 +72,11 @@ struct MatchArgs {
 #[derive(Args, Debug)]
 struct ExplainArgs {
     /// An EventBridge pattern: inline JSON or @FILE.
-    #[arg(long, required_unless_present = "sns_policy", conflicts_with = "sns_policy")]
+    #[arg(
+        long,
+        required_unless_present = "sns_policy",
+        conflicts_with = "sns_policy"
+    )]
     pattern: Option<String>,
     /// An SNS subscription filter policy: inline JSON or @FILE.
     #[arg(long = "sns-policy")]
@@ -123,7 +127,11 @@ impl Fatal {
     }
 
     fn invalid_pattern(name: &str, e: &PatternError) -> Fatal {
-        let place = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path) };
+        let place = if e.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", e.path)
+        };
         Fatal::usage(format!("invalid pattern {name}: {place}{}", e.reason))
     }
 }
@@ -172,16 +180,20 @@ fn build_filter(args: &MatchArgs) -> Result<Filter, Fatal> {
     if let Some(p) = &source.pattern {
         let (text, name) = inline_or_file(p)?;
         let mut m = Matcher::new();
-        m.add_rule(&name, &text).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
+        m.add_rule(&name, &text)
+            .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         return Ok(Filter::One(m));
     }
     if let Some(p) = &source.sns_policy {
         let (text, name) = inline_or_file(p)?;
-        let policy = FilterPolicy::parse(&text, args.scope.into()).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
+        let policy = FilterPolicy::parse(&text, args.scope.into())
+            .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         return Ok(Filter::Policy(policy));
     }
     let Some(r) = &source.rules else {
-        return Err(Fatal::usage("one of --pattern, --rules or --sns-policy is required"));
+        return Err(Fatal::usage(
+            "one of --pattern, --rules or --sns-policy is required",
+        ));
     };
     let (text, _) = inline_or_file(r)?;
     Ok(Filter::Rules(load_rules(&text)?))
@@ -200,7 +212,9 @@ pub fn load_rules_text(text: &str) -> Result<Vec<(String, String)>, String> {
         Json::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 let Json::Object(fields) = item else {
-                    return Err(format!("rules[{i}]: expected an object with \"name\" and \"pattern\""));
+                    return Err(format!(
+                        "rules[{i}]: expected an object with \"name\" and \"pattern\""
+                    ));
                 };
                 let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
                 let Some(Json::String(name)) = get("name") else {
@@ -212,7 +226,12 @@ pub fn load_rules_text(text: &str) -> Result<Vec<(String, String)>, String> {
                 rules.push((name.clone(), pattern.to_compact()));
             }
         }
-        other => return Err(format!("rules must be an object or an array, not {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "rules must be an object or an array, not {}",
+                other.type_name()
+            ));
+        }
     }
     Ok(rules)
 }
@@ -222,9 +241,12 @@ fn load_rules(text: &str) -> Result<Matcher, Fatal> {
     let mut m = Matcher::new();
     for (name, pattern) in rules {
         if m.pattern(&name).is_some() {
-            return Err(Fatal::usage(format!("invalid pattern {name}: the rule name is used twice")));
+            return Err(Fatal::usage(format!(
+                "invalid pattern {name}: the rule name is used twice"
+            )));
         }
-        m.add_rule(&name, &pattern).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
+        m.add_rule(&name, &pattern)
+            .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
     }
     Ok(m)
 }
@@ -253,7 +275,12 @@ fn run_match(args: &MatchArgs) -> Result<u8, Fatal> {
         match input.read_until(b'\n', &mut line) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) => return Err(Fatal { message: format!("reading events: {e}"), status: 1 }),
+            Err(e) => {
+                return Err(Fatal {
+                    message: format!("reading events: {e}"),
+                    status: 1,
+                });
+            }
         }
         number += 1;
         let event = trim_line(&line);
@@ -296,10 +323,10 @@ fn run_match(args: &MatchArgs) -> Result<u8, Fatal> {
             return finish_output(e, status);
         }
     }
-    if args.count {
-        if let Err(e) = writeln!(out, "{count}") {
-            return finish_output(e, status);
-        }
+    if args.count
+        && let Err(e) = writeln!(out, "{count}")
+    {
+        return finish_output(e, status);
     }
     if let Err(e) = out.flush() {
         return finish_output(e, status);
@@ -312,7 +339,10 @@ fn finish_output(e: io::Error, status: u8) -> Result<u8, Fatal> {
     if e.kind() == io::ErrorKind::BrokenPipe {
         Ok(status)
     } else {
-        Err(Fatal { message: format!("writing output: {e}"), status: 1 })
+        Err(Fatal {
+            message: format!("writing output: {e}"),
+            status: 1,
+        })
     }
 }
 
@@ -331,7 +361,8 @@ fn run_explain(args: &ExplainArgs) -> Result<u8, Fatal> {
     };
     let explanation = if let Some(policy) = &args.sns_policy {
         let (text, name) = inline_or_file(policy)?;
-        let policy = FilterPolicy::parse(&text, args.scope.into()).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
+        let policy = FilterPolicy::parse(&text, args.scope.into())
+            .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         policy.explain(event.trim().as_bytes())
     } else {
         let (text, name) = inline_or_file(args.pattern.as_deref().unwrap_or_default())?;
@@ -344,7 +375,10 @@ fn run_explain(args: &ExplainArgs) -> Result<u8, Fatal> {
     })?;
     if args.json {
         let json = explanation.to_json(&args.name);
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
     } else {
         print!("{}", explanation.to_text(&args.name));
     }

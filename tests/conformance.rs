@@ -3,7 +3,7 @@
 
 use eventyard::pattern::json::{self, Json};
 use eventyard::pattern::sns::{FilterPolicy, Scope};
-use eventyard::pattern::{reference_matches, Matcher, Pattern};
+use eventyard::pattern::{Matcher, Pattern, reference_matches};
 
 struct Case {
     id: String,
@@ -56,7 +56,9 @@ fn eventbridge_corpus() {
             Ok(p) => {
                 let mut m = Matcher::new();
                 m.add_pattern("r", p.clone());
-                let merged = m.matches(case.event.as_bytes()).map(|names| !names.is_empty());
+                let merged = m
+                    .matches(case.event.as_bytes())
+                    .map(|names| !names.is_empty());
                 let reference = reference_matches(p, case.event.as_bytes());
                 match (merged, reference) {
                     (Ok(a), Ok(b)) if a == b => (if a { "match" } else { "no-match" }).to_string(),
@@ -65,10 +67,21 @@ fn eventbridge_corpus() {
             }
         };
         if verdict != case.expect {
-            failures.push(format!("{}: expected {}, got {verdict} ({:?})", case.id, case.expect, parsed.err()));
+            failures.push(format!(
+                "{}: expected {}, got {verdict} ({:?})",
+                case.id,
+                case.expect,
+                parsed.err()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -90,8 +103,17 @@ fn sns_corpus() {
             },
         };
         if !verdict.starts_with(&case.expect) {
-            failures.push(format!("{}: expected {}, got {verdict}", case.id, case.expect));
+            failures.push(format!(
+                "{}: expected {}, got {verdict}",
+                case.id, case.expect
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::ip::{parse_ip, IpRange};
+use super::ip::{IpRange, parse_ip};
 use super::number::{self, comparable};
 use super::text::{Caseless, Glob};
 
@@ -133,8 +133,12 @@ impl Excluded {
             (Excluded::Numbers(set), Scalar::Num(n)) => {
                 comparable(n).is_some_and(|v| set.contains(&number::key(v)))
             }
-            (Excluded::Prefixes(list), Scalar::Str(s)) => list.iter().any(|p| s.starts_with(p.as_str())),
-            (Excluded::Suffixes(list), Scalar::Str(s)) => list.iter().any(|p| s.ends_with(p.as_str())),
+            (Excluded::Prefixes(list), Scalar::Str(s)) => {
+                list.iter().any(|p| s.starts_with(p.as_str()))
+            }
+            (Excluded::Suffixes(list), Scalar::Str(s)) => {
+                list.iter().any(|p| s.ends_with(p.as_str()))
+            }
             (Excluded::Caseless(list), Scalar::Str(s)) => list.iter().any(|c| c.matches(s)),
             (Excluded::Wildcards(list), Scalar::Str(s)) => list.iter().any(|g| g.matches(s)),
             _ => false,
@@ -206,9 +210,13 @@ impl Op {
             (Op::Caseless(c), Scalar::Str(v)) => c.matches(v),
             (Op::Wildcard(g), Scalar::Str(v)) => g.matches(v),
             (Op::AnythingBut(excluded), v) => !excluded.excludes(v),
-            (Op::Numeric(range), Scalar::Num(n)) => comparable(n).is_some_and(|v| range.contains(v)),
+            (Op::Numeric(range), Scalar::Num(n)) => {
+                comparable(n).is_some_and(|v| range.contains(v))
+            }
             (Op::Exists, _) => true,
-            (Op::ExistsNotNull, v) => !matches!(v, Scalar::Null) && !matches!(v, Scalar::Str(s) if s.is_empty()),
+            (Op::ExistsNotNull, v) => {
+                !matches!(v, Scalar::Null) && !matches!(v, Scalar::Str(s) if s.is_empty())
+            }
             _ => false,
         }
     }
@@ -251,7 +259,11 @@ pub struct Field {
 impl Field {
     /// The field's value list as written (`["a", {"prefix": "b"}]`).
     pub fn source(&self) -> String {
-        let mut items: Vec<&str> = self.alternatives.iter().map(|a| a.source.as_str()).collect();
+        let mut items: Vec<&str> = self
+            .alternatives
+            .iter()
+            .map(|a| a.source.as_str())
+            .collect();
         if self.absent_ok {
             items.push("{\"exists\":false}");
         }

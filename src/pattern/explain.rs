@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::ast::{Branch, Field};
-use super::flatten::{consistent, AllValues, ArrayPos};
+use super::flatten::{AllValues, ArrayPos, consistent};
 use super::json::JsonError;
 use super::parse::Pattern;
 
@@ -72,13 +72,20 @@ pub struct Explanation {
 /// Explains `pattern` against the raw JSON `event`.
 pub fn explain(pattern: &Pattern, event: &[u8]) -> Result<Explanation, JsonError> {
     let values = AllValues::read(event)?;
-    let branches: Vec<BranchVerdict> = pattern.branches().iter().map(|b| branch_verdict(b, &values)).collect();
+    let branches: Vec<BranchVerdict> = pattern
+        .branches()
+        .iter()
+        .map(|b| branch_verdict(b, &values))
+        .collect();
     let matched = branches.iter().any(|b| b.matched);
     let closest = branches
         .iter()
         .enumerate()
         .max_by(|(ia, a), (ib, b)| {
-            (a.matched, ratio(a)).partial_cmp(&(b.matched, ratio(b))).unwrap_or(std::cmp::Ordering::Equal).then(ib.cmp(ia))
+            (a.matched, ratio(a))
+                .partial_cmp(&(b.matched, ratio(b)))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(ib.cmp(ia))
         })
         .map_or(0, |(i, _)| i);
     Ok(Explanation {
@@ -126,13 +133,19 @@ fn branch_verdict(branch: &Branch, values: &AllValues) -> BranchVerdict {
         });
     }
     if fields.iter().all(|f| f.verdict == Verdict::Matched) && !jointly_consistent(&tied) {
-        for (i, _) in tied.iter().filter(|(_, trails)| trails.iter().all(|t| !t.is_empty())) {
+        for (i, _) in tied
+            .iter()
+            .filter(|(_, trails)| trails.iter().all(|t| !t.is_empty()))
+        {
             fields[*i].verdict = Verdict::ArrayConsistency;
             fields[*i].detail =
                 "matching values exist, but not in the same array element as the other fields' values".into();
         }
     }
-    let fields_matched = fields.iter().filter(|f| f.verdict == Verdict::Matched).count();
+    let fields_matched = fields
+        .iter()
+        .filter(|f| f.verdict == Verdict::Matched)
+        .count();
     BranchVerdict {
         matched: fields_matched == fields.len(),
         fields_matched,
@@ -151,7 +164,10 @@ fn field_outcome(
         return if here.is_empty() {
             (Verdict::Matched, "absent, as required".into())
         } else {
-            (Verdict::Present, format!("must be absent, but the event has {listed}"))
+            (
+                Verdict::Present,
+                format!("must be absent, but the event has {listed}"),
+            )
         };
     }
     if !hits.is_empty() {
@@ -161,19 +177,31 @@ fn field_outcome(
         return if field.absent_ok {
             (Verdict::Matched, "absent, which exists:false allows".into())
         } else {
-            (Verdict::Missing, "the event has no value at this path".into())
+            (
+                Verdict::Missing,
+                "the event has no value at this path".into(),
+            )
         };
     }
-    let any_type_fits = here
-        .iter()
-        .any(|(v, _)| field.alternatives.iter().any(|a| a.op.accepts_type(v.type_name())));
+    let any_type_fits = here.iter().any(|(v, _)| {
+        field
+            .alternatives
+            .iter()
+            .any(|a| a.op.accepts_type(v.type_name()))
+    });
     if any_type_fits {
-        (Verdict::ValueDiffers, format!("no alternative matches the event's {listed}"))
+        (
+            Verdict::ValueDiffers,
+            format!("no alternative matches the event's {listed}"),
+        )
     } else {
         let types: Vec<&str> = here.iter().map(|(v, _)| v.type_name()).collect();
         (
             Verdict::WrongType,
-            format!("the event has {} ({listed}); no alternative can match that type", types.join("/")),
+            format!(
+                "the event has {} ({listed}); no alternative can match that type",
+                types.join("/")
+            ),
         )
     }
 }
@@ -225,8 +253,16 @@ impl Explanation {
             }
             let indent = if many { "    " } else { "  " };
             for f in &branch.fields {
-                let mark = if f.verdict == Verdict::Matched { "ok  " } else { "FAIL" };
-                let _ = writeln!(out, "{indent}{mark} {} {} — {}", f.path, f.condition, f.detail);
+                let mark = if f.verdict == Verdict::Matched {
+                    "ok  "
+                } else {
+                    "FAIL"
+                };
+                let _ = writeln!(
+                    out,
+                    "{indent}{mark} {} {} — {}",
+                    f.path, f.condition, f.detail
+                );
             }
         }
         out

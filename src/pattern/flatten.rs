@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::ast::Scalar;
-use super::json::{line_column, scan_number, scan_string, JsonError};
+use super::json::{JsonError, line_column, scan_number, scan_string};
 
 /// The position of a value inside one enclosing array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +145,10 @@ fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
         }
         Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
             let mut i = pos;
-            while bytes.get(i).is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')) {
+            while bytes
+                .get(i)
+                .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+            {
                 i += 1;
             }
             Ok(i)
@@ -247,7 +250,6 @@ fn skip_string(bytes: &[u8], pos: usize) -> Skip {
     }
 }
 
-
 /// How thoroughly [`scan`] checks the parts of an event nobody asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
@@ -278,11 +280,20 @@ struct Scanner<'b, 'f, S> {
 ///
 /// For repeated keys in one object, the first occurrence counts and later ones are
 /// skipped.
-pub fn scan(bytes: &[u8], sink: &mut impl Sink, buffers: &mut ScanBuffers, check: Check) -> Result<(), JsonError> {
-    if check == Check::Strict {
-        if let Err(e) = std::str::from_utf8(bytes) {
-            return Err(error_at(bytes, e.valid_up_to(), "the event is not valid UTF-8"));
-        }
+pub fn scan(
+    bytes: &[u8],
+    sink: &mut impl Sink,
+    buffers: &mut ScanBuffers,
+    check: Check,
+) -> Result<(), JsonError> {
+    if check == Check::Strict
+        && let Err(e) = std::str::from_utf8(bytes)
+    {
+        return Err(error_at(
+            bytes,
+            e.valid_up_to(),
+            "the event is not valid UTF-8",
+        ));
     }
     let ScanBuffers {
         path,
@@ -309,7 +320,9 @@ pub fn scan(bytes: &[u8], sink: &mut impl Sink, buffers: &mut ScanBuffers, check
         next_array: 0,
         next_object: 0,
     };
-    scanner.run(root).map_err(|(at, message)| error_at(bytes, at, message))
+    scanner
+        .run(root)
+        .map_err(|(at, message)| error_at(bytes, at, message))
 }
 
 type Step = Result<(), (usize, &'static str)>;
@@ -473,12 +486,15 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 };
                 if let Some(id) = visit.leaf {
                     let text = std::str::from_utf8(&bytes[pos..end]).unwrap_or("0");
-                    self.sink.value(id, Scalar::Num(Cow::Borrowed(text)), self.trail);
+                    self.sink
+                        .value(id, Scalar::Num(Cow::Borrowed(text)), self.trail);
                 }
                 self.pos = end;
             }
             Some(b't') if bytes[pos..].starts_with(b"true") => self.literal(visit, Scalar::True, 4),
-            Some(b'f') if bytes[pos..].starts_with(b"false") => self.literal(visit, Scalar::False, 5),
+            Some(b'f') if bytes[pos..].starts_with(b"false") => {
+                self.literal(visit, Scalar::False, 5)
+            }
             Some(b'n') if bytes[pos..].starts_with(b"null") => self.literal(visit, Scalar::Null, 4),
             None => return Err((pos, "unexpected end of the event")),
             Some(_) => return Err((pos, "expected a JSON value")),
@@ -495,10 +511,11 @@ impl<S: Sink> Scanner<'_, '_, S> {
 
     /// Pops the container on top, dropping its trail entry when it had one.
     fn close(&mut self) {
-        if let Some(frame) = self.frames.pop() {
-            if frame.array && frame.visit.live() {
-                self.trail.pop();
-            }
+        if let Some(frame) = self.frames.pop()
+            && frame.array
+            && frame.visit.live()
+        {
+            self.trail.pop();
         }
     }
 
@@ -533,16 +550,19 @@ impl<S: Sink> Scanner<'_, '_, S> {
             match (bytes.get(self.pos), array) {
                 (Some(b','), _) => {
                     self.pos += 1;
-                    if array && frame.visit.live() {
-                        if let Some(last) = self.trail.last_mut() {
-                            last.index += 1;
-                        }
+                    if array
+                        && frame.visit.live()
+                        && let Some(last) = self.trail.last_mut()
+                    {
+                        last.index += 1;
                     }
                     let next = skip_ws(bytes, self.pos);
                     match (bytes.get(next), array) {
                         (Some(b'"'), false) => {}
                         (_, false) => return Err((next, "expected a string key")),
-                        (Some(b']') | None, true) => return Err((next, "expected a value after ','")),
+                        (Some(b']') | None, true) => {
+                            return Err((next, "expected a value after ','"));
+                        }
                         _ => {}
                     }
                     return Ok(false);
@@ -586,7 +606,10 @@ impl AllValues {
     }
 
     /// The values at `path`, with their trails.
-    pub fn at<'s>(&'s self, path: &str) -> impl Iterator<Item = (&'s Scalar<'static>, &'s [ArrayPos])> + 's {
+    pub fn at<'s>(
+        &'s self,
+        path: &str,
+    ) -> impl Iterator<Item = (&'s Scalar<'static>, &'s [ArrayPos])> + 's {
         let id = self.ids.get(path.as_bytes()).copied();
         self.values
             .iter()
@@ -598,9 +621,7 @@ impl AllValues {
 impl Sink for AllValues {
     fn visit(&mut self, _parent: &Visit, _key: &[u8], path: &[u8]) -> Visit {
         let next = self.paths.len() as u32;
-        let id = *self.ids.entry(path.to_vec()).or_insert_with(|| {
-            next
-        });
+        let id = *self.ids.entry(path.to_vec()).or_insert_with(|| next);
         if id == next {
             self.paths.push(String::from_utf8_lossy(path).into_owned());
         }
@@ -622,7 +643,9 @@ impl Sink for AllValues {
 mod tests {
     use super::*;
 
-    fn values(event: &str) -> Vec<(String, String, Vec<(u32, u32)>)> {
+    type Flat = Vec<(String, String, Vec<(u32, u32)>)>;
+
+    fn values(event: &str) -> Flat {
         let all = AllValues::read(event.as_bytes()).unwrap();
         all.values
             .iter()
@@ -638,7 +661,9 @@ mod tests {
 
     #[test]
     fn flattens_with_paths_and_trails() {
-        let got = values(r#"{"a": {"b.c": 1, "d": [true, [null, "x"]]}, "e": [{"f": 2}, {"f": 3}], "g": []}"#);
+        let got = values(
+            r#"{"a": {"b.c": 1, "d": [true, [null, "x"]]}, "e": [{"f": 2}, {"f": 3}], "g": []}"#,
+        );
         let want = vec![
             ("a.b.c".into(), "1".into(), vec![]),
             ("a.d".into(), "true".into(), vec![(0, 0)]),
@@ -663,8 +688,20 @@ mod tests {
     #[test]
     fn malformed_events_are_errors() {
         for bad in [
-            "", "[]", "{", "{\"a\"}", "{\"a\":1,}", "{\"a\":[1,]}", "{\"a\":01}", "{\"a\":tru}",
-            "{\"a\":1}}", "{\"a\":\"\\q\"}", "{\"a\" 1}", "{\"a\":[1 2]}", "{\"a\":{\"b\":1]}", "{,}",
+            "",
+            "[]",
+            "{",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "{\"a\":[1,]}",
+            "{\"a\":01}",
+            "{\"a\":tru}",
+            "{\"a\":1}}",
+            "{\"a\":\"\\q\"}",
+            "{\"a\" 1}",
+            "{\"a\":[1 2]}",
+            "{\"a\":{\"b\":1]}",
+            "{,}",
         ] {
             assert!(AllValues::read(bad.as_bytes()).is_err(), "{bad:?}");
         }

@@ -8,15 +8,18 @@
 use rustc_hash::FxHashMap;
 
 use super::ast::{Excluded, Literal, NumRange, Op, Scalar};
-use super::ip::{parse_ip, IpRange};
+use super::ip::{IpRange, parse_ip};
 use super::number;
-use super::text::{fold_into, Caseless, Glob};
+use super::text::{Caseless, Glob, fold_into};
 
 /// Items keyed by a byte string, grouped by the string's length so a value can be
 /// probed with one hash lookup per distinct length.
+/// Items sharing one key length, keyed by the key bytes.
+type SameLength<T> = FxHashMap<Box<[u8]>, Vec<T>>;
+
 #[derive(Debug)]
 struct ByLength<T> {
-    groups: Vec<(usize, FxHashMap<Box<[u8]>, Vec<T>>)>,
+    groups: Vec<(usize, SameLength<T>)>,
 }
 
 impl<T> Default for ByLength<T> {
@@ -27,7 +30,10 @@ impl<T> Default for ByLength<T> {
 
 impl<T> ByLength<T> {
     fn insert(&mut self, key: &[u8], item: T) {
-        let at = match self.groups.binary_search_by_key(&key.len(), |(len, _)| *len) {
+        let at = match self
+            .groups
+            .binary_search_by_key(&key.len(), |(len, _)| *len)
+        {
             Ok(at) => at,
             Err(at) => {
                 self.groups.insert(at, (key.len(), FxHashMap::default()));
@@ -115,10 +121,14 @@ impl RangeIndex {
             self.bounds = bounds;
             return;
         }
+        // Pieces covered by each range (empty when a range covers nothing).
+        let covered = |r: &NumRange| {
+            let (a, b) = span(r);
+            a..(b + 1).min(pieces)
+        };
         let mut counts = vec![0u32; pieces + 1];
         for (r, _) in &self.ranges {
-            let (a, b) = span(r);
-            for piece in a..=b.min(pieces - 1) {
+            for piece in covered(r) {
                 counts[piece + 1] += 1;
             }
         }
@@ -128,8 +138,7 @@ impl RangeIndex {
         let mut fill = counts.clone();
         self.covering.resize(total, 0);
         for (r, cond) in &self.ranges {
-            let (a, b) = span(r);
-            for piece in a..=b.min(pieces - 1) {
+            for piece in covered(r) {
                 self.covering[fill[piece] as usize] = *cond;
                 fill[piece] += 1;
             }
@@ -152,8 +161,13 @@ impl RangeIndex {
             return;
         }
         let i = self.bounds.partition_point(|b| *b < v);
-        let piece = if self.bounds.get(i) == Some(&v) { 2 * i + 1 } else { 2 * i };
-        let (Some(&start), Some(&end)) = (self.offsets.get(piece), self.offsets.get(piece + 1)) else {
+        let piece = if self.bounds.get(i) == Some(&v) {
+            2 * i + 1
+        } else {
+            2 * i
+        };
+        let (Some(&start), Some(&end)) = (self.offsets.get(piece), self.offsets.get(piece + 1))
+        else {
             return;
         };
         for &cond in &self.covering[start as usize..end as usize] {
@@ -214,10 +228,17 @@ impl FieldIndex {
 
     fn index(&mut self, cond: u32, op: &Op) {
         match op {
-            Op::ExactString(s) => self.strings.entry(s.as_str().into()).or_default().push(cond),
+            Op::ExactString(s) => self
+                .strings
+                .entry(s.as_str().into())
+                .or_default()
+                .push(cond),
             Op::ExactIp(range) | Op::Cidr(range) => self.ips.push((*range, cond)),
             Op::ExactNumber { raw, value } => {
-                self.raw_numbers.entry(raw.as_str().into()).or_default().push(cond);
+                self.raw_numbers
+                    .entry(raw.as_str().into())
+                    .or_default()
+                    .push(cond);
                 if let Some(v) = value {
                     self.numbers.entry(number::key(*v)).or_default().push(cond);
                     self.wants_value_of_numbers = true;
@@ -227,15 +248,23 @@ impl FieldIndex {
             Op::Prefix(p) => self.prefixes.insert(p.as_bytes(), cond),
             Op::Suffix(p) => self.suffixes.insert(p.as_bytes(), cond),
             Op::Caseless(c) => match c.key() {
-                Some(key) => self.caseless.entry(key.into()).or_default().push((cond, c.clone())),
+                Some(key) => self
+                    .caseless
+                    .entry(key.into())
+                    .or_default()
+                    .push((cond, c.clone())),
                 None => self.caseless_other.push((cond, op.clone())),
             },
-            Op::PrefixCaseless(_) | Op::SuffixCaseless(_) => self.caseless_other.push((cond, op.clone())),
+            Op::PrefixCaseless(_) | Op::SuffixCaseless(_) => {
+                self.caseless_other.push((cond, op.clone()))
+            }
             Op::Wildcard(g) => {
                 if !g.head().is_empty() {
-                    self.wild_heads.insert(g.head().as_bytes(), (cond, g.clone()));
+                    self.wild_heads
+                        .insert(g.head().as_bytes(), (cond, g.clone()));
                 } else if !g.tail().is_empty() {
-                    self.wild_tails.insert(g.tail().as_bytes(), (cond, g.clone()));
+                    self.wild_tails
+                        .insert(g.tail().as_bytes(), (cond, g.clone()));
                 } else {
                     self.wild_other.push((cond, g.clone()));
                 }
@@ -252,7 +281,10 @@ impl FieldIndex {
                 match excluded {
                     Excluded::Strings(set) => {
                         for s in set {
-                            self.but_strings.entry(s.as_str().into()).or_default().push(entry);
+                            self.but_strings
+                                .entry(s.as_str().into())
+                                .or_default()
+                                .push(entry);
                         }
                     }
                     Excluded::Numbers(set) => {
@@ -286,7 +318,12 @@ impl FieldIndex {
 
     /// Calls `emit` with every condition the value satisfies (a condition may repeat).
     #[inline]
-    pub(crate) fn collect(&self, value: &Scalar<'_>, fold: &mut String, emit: &mut impl FnMut(u32)) {
+    pub(crate) fn collect(
+        &self,
+        value: &Scalar<'_>,
+        fold: &mut String,
+        emit: &mut impl FnMut(u32),
+    ) {
         match value {
             Scalar::Str(s) => self.collect_string(s, fold, emit),
             Scalar::Num(raw) => self.collect_number(raw, emit),
@@ -382,12 +419,12 @@ impl FieldIndex {
                 emit(*cond);
             }
         }
-        if !self.ips.is_empty() {
-            if let Some(ip) = parse_ip(s) {
-                for (range, cond) in &self.ips {
-                    if range.contains(ip) {
-                        emit(*cond);
-                    }
+        if !self.ips.is_empty()
+            && let Some(ip) = parse_ip(s)
+        {
+            for (range, cond) in &self.ips {
+                if range.contains(ip) {
+                    emit(*cond);
                 }
             }
         }
@@ -402,20 +439,19 @@ impl FieldIndex {
                     entries.iter().for_each(|&e| excluded.push(e));
                 }
                 for &entry in &self.but_checked {
-                    if let Some((_, exclusion)) = self.but.get(entry as usize) {
-                        if exclusion.excludes(value) {
-                            excluded.push(entry);
-                        }
+                    if let Some((_, exclusion)) = self.but.get(entry as usize)
+                        && exclusion.excludes(value)
+                    {
+                        excluded.push(entry);
                     }
                 }
             }
             Scalar::Num(raw) => {
-                if let Some(v) = number::parse(raw).filter(|_| !self.but_numbers.is_empty()) {
-                    if let Some(entries) = self.but_numbers.get(&number::key(v)) {
-                        if number::is_exact(raw, v) {
-                            entries.iter().for_each(|&e| excluded.push(e));
-                        }
-                    }
+                if let Some(v) = number::parse(raw).filter(|_| !self.but_numbers.is_empty())
+                    && let Some(entries) = self.but_numbers.get(&number::key(v))
+                    && number::is_exact(raw, v)
+                {
+                    entries.iter().for_each(|&e| excluded.push(e));
                 }
             }
             _ => {}

@@ -128,7 +128,10 @@ pub fn line_column(text: &[u8], offset: usize) -> (usize, usize) {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -215,10 +218,7 @@ impl Reader<'_> {
 
     fn check_depth(&self, depth: usize) -> Result<(), JsonError> {
         if depth > self.max_depth {
-            Err(self.error(&format!(
-                "nesting deeper than {} levels",
-                self.max_depth
-            )))
+            Err(self.error(&format!("nesting deeper than {} levels", self.max_depth)))
         } else {
             Ok(())
         }
@@ -288,7 +288,9 @@ impl Reader<'_> {
             Ok((end, decoded)) => {
                 let s = match decoded {
                     Some(s) => s,
-                    None => String::from_utf8_lossy(&self.bytes[self.pos + 1..end - 1]).into_owned(),
+                    None => {
+                        String::from_utf8_lossy(&self.bytes[self.pos + 1..end - 1]).into_owned()
+                    }
                 };
                 self.pos = end;
                 Ok(s)
@@ -350,7 +352,10 @@ pub fn scan_number(bytes: &[u8], start: usize) -> Option<usize> {
 /// Returns the offset just past the closing quote and, when the string contained
 /// escapes, its decoded text (`None` means the raw bytes between the quotes are the
 /// text). The input must be valid UTF-8. Errors carry the offending offset.
-pub fn scan_string(bytes: &[u8], start: usize) -> Result<(usize, Option<String>), (usize, &'static str)> {
+pub fn scan_string(
+    bytes: &[u8],
+    start: usize,
+) -> Result<(usize, Option<String>), (usize, &'static str)> {
     let mut i = start + 1;
     // Fast path: most strings are short and plain.
     while let Some(&b) = bytes.get(i) {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::ast::Scalar;
-use super::flatten::{consistent, scan, ArrayPos, Check, ScanBuffers, Sink, Visit, NO_SLOT};
+use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, consistent, scan};
 use super::index::FieldIndex;
 use super::json::JsonError;
 use super::parse::Pattern;
@@ -213,11 +213,15 @@ impl Matcher {
                     continue;
                 }
                 let cond = take_slot(&mut self.free_conds, self.conds.len());
-                put(&mut self.conds, cond, Cond {
-                    subrule: sub,
-                    path,
-                    optional: field.absent_ok,
-                });
+                put(
+                    &mut self.conds,
+                    cond,
+                    Cond {
+                        subrule: sub,
+                        path,
+                        optional: field.absent_ok,
+                    },
+                );
                 for alternative in &field.alternatives {
                     self.fields[path as usize].insert(cond, &alternative.op);
                 }
@@ -234,11 +238,15 @@ impl Matcher {
             put(&mut self.subrules, sub, entry);
             subrules.push(sub);
         }
-        put(&mut self.rules, rule, Some(RuleEntry {
-            name: name.to_string(),
-            pattern,
-            subrules,
-        }));
+        put(
+            &mut self.rules,
+            rule,
+            Some(RuleEntry {
+                name: name.to_string(),
+                pattern,
+                subrules,
+            }),
+        );
         self.by_name.insert(name.to_string(), rule);
         self.assign_slots();
     }
@@ -267,7 +275,11 @@ impl Matcher {
         self.root.children = 0;
         for (parent, kids) in &mut children {
             kids.sort_unstable();
-            let count = if kids.len() <= 64 { kids.len() as u8 } else { 0 };
+            let count = if kids.len() <= 64 {
+                kids.len() as u8
+            } else {
+                0
+            };
             for (slot, kid) in kids.iter().enumerate() {
                 if let Some(visit) = self.paths.get_mut(kid.as_slice()) {
                     visit.slot = if count > 0 { slot as u8 } else { NO_SLOT };
@@ -281,7 +293,11 @@ impl Matcher {
         }
         self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
         for (parent, kids) in children {
-            let id = if parent.is_empty() { 0 } else { node_of.get(&parent).copied().unwrap_or(0) };
+            let id = if parent.is_empty() {
+                0
+            } else {
+                node_of.get(&parent).copied().unwrap_or(0)
+            };
             let map = &mut self.nodes[id as usize];
             for kid in kids {
                 let Some(visit) = self.paths.get(kid.as_slice()).copied() else {
@@ -310,18 +326,23 @@ impl Matcher {
         let mut by_path: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for branch in entry.pattern.branches() {
             for field in branch {
-                if field.absent_ok {
-                    if let Some(Visit { leaf: Some(path), .. }) = self.paths.get(field.path.as_bytes()) {
-                        let refs = &mut self.fields[*path as usize].presence_refs;
-                        *refs = refs.saturating_sub(1);
-                    }
+                if field.absent_ok
+                    && let Some(Visit {
+                        leaf: Some(path), ..
+                    }) = self.paths.get(field.path.as_bytes())
+                {
+                    let refs = &mut self.fields[*path as usize].presence_refs;
+                    *refs = refs.saturating_sub(1);
                 }
             }
         }
         for &sub in &entry.subrules {
             let subrule = std::mem::take(&mut self.subrules[sub as usize]);
             for &cond in &subrule.conds {
-                by_path.entry(self.conds[cond as usize].path).or_default().push(cond);
+                by_path
+                    .entry(self.conds[cond as usize].path)
+                    .or_default()
+                    .push(cond);
                 self.free_conds.push(cond);
             }
             self.always.retain(|&s| s != sub);
@@ -371,14 +392,33 @@ impl Matcher {
     ///
     /// Parts of the event that no rule looks at are only checked for structure
     /// (balanced brackets, closed strings, allowed characters), not full JSON grammar.
-    pub fn matches_with(&self, event: &[u8], scratch: &mut Scratch, out: &mut Vec<RuleId>) -> Result<(), JsonError> {
+    pub fn matches_with(
+        &self,
+        event: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) -> Result<(), JsonError> {
         self.run(event, scratch, out, Check::Lenient)
     }
 
-    fn run(&self, event: &[u8], scratch: &mut Scratch, out: &mut Vec<RuleId>, check: Check) -> Result<(), JsonError> {
+    fn run(
+        &self,
+        event: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+        check: Check,
+    ) -> Result<(), JsonError> {
         scratch.begin(self);
         let mut buffers = std::mem::take(&mut scratch.scan);
-        let result = scan(event, &mut MatchSink { m: self, s: scratch }, &mut buffers, check);
+        let result = scan(
+            event,
+            &mut MatchSink {
+                m: self,
+                s: scratch,
+            },
+            &mut buffers,
+            check,
+        );
         scratch.scan = buffers;
         result?;
         self.finish(scratch, out);
@@ -400,7 +440,11 @@ impl Matcher {
     /// Checks absences and array consistency of a sub-rule whose counter is full.
     fn confirm(&self, sub: u32, s: &mut Scratch) -> bool {
         let subrule = &self.subrules[sub as usize];
-        if subrule.absent.iter().any(|&p| s.path_stamp[p as usize] == s.epoch) {
+        if subrule
+            .absent
+            .iter()
+            .any(|&p| s.path_stamp[p as usize] == s.epoch)
+        {
             return false;
         }
         for &(cond, path) in &subrule.optional {
@@ -441,7 +485,12 @@ impl Matcher {
 }
 
 /// Depth-first search for one value per condition, all pairwise consistent.
-fn choose<'a>(lists: &[&[Hit]], trails: &'a [ArrayPos], chosen: &mut Vec<&'a [ArrayPos]>, budget: &mut u32) -> bool {
+fn choose<'a>(
+    lists: &[&[Hit]],
+    trails: &'a [ArrayPos],
+    chosen: &mut Vec<&'a [ArrayPos]>,
+    budget: &mut u32,
+) -> bool {
     let Some((first, rest)) = lists.split_first() else {
         return true;
     };

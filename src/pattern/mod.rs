@@ -34,7 +34,7 @@ pub mod sns;
 mod text;
 
 pub use ast::{Alternative, Branch, Field, Node, Op, Scalar};
-pub use explain::{explain, reference_matches, BranchVerdict, Explanation, FieldVerdict, Verdict};
+pub use explain::{BranchVerdict, Explanation, FieldVerdict, Verdict, explain, reference_matches};
 pub use flatten::{AllValues, ArrayPos};
 pub use json::JsonError;
 pub use matcher::{Matcher, RuleId, Scratch};

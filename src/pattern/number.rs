@@ -90,7 +90,13 @@ impl<'a> Digits<'a> {
             _ => (false, bytes),
         };
         let (mantissa, exp) = match rest.iter().position(|&b| b == b'e' || b == b'E') {
-            Some(p) => (&rest[..p], std::str::from_utf8(&rest[p + 1..]).ok()?.parse::<i64>().ok()?),
+            Some(p) => (
+                &rest[..p],
+                std::str::from_utf8(&rest[p + 1..])
+                    .ok()?
+                    .parse::<i64>()
+                    .ok()?,
+            ),
             None => (rest, 0),
         };
         let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
@@ -113,7 +119,11 @@ impl<'a> Digits<'a> {
         let trailing = all().rev().take_while(|&d| d == b'0').count();
         let significant = total.saturating_sub(leading).saturating_sub(trailing);
         let zero = significant == 0;
-        let exponent = if zero { 0 } else { self.exponent - leading as i64 };
+        let exponent = if zero {
+            0
+        } else {
+            self.exponent - leading as i64
+        };
         (all().skip(leading).take(significant), exponent, zero)
     }
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::ast::{
-    expand, Alternative, Bound, Branch, Excluded, Field, Literal, Node, NumRange, Op,
+    Alternative, Bound, Branch, Excluded, Field, Literal, Node, NumRange, Op, expand,
 };
-use super::ip::{parse_cidr, parse_ip, IpRange};
+use super::ip::{IpRange, parse_cidr, parse_ip};
 use super::json::{self, Json};
 use super::number::{self, comparable};
 use super::text::{Caseless, Glob};
@@ -83,7 +83,11 @@ impl Pattern {
         Pattern::from_json_dialect(json, limits, Dialect::EventBridge)
     }
 
-    pub(crate) fn from_json_dialect(json: &Json, limits: &Limits, dialect: Dialect) -> Result<Pattern, PatternError> {
+    pub(crate) fn from_json_dialect(
+        json: &Json,
+        limits: &Limits,
+        dialect: Dialect,
+    ) -> Result<Pattern, PatternError> {
         let Json::Object(fields) = json else {
             return Err(PatternError::root(format!(
                 "a pattern must be a JSON object, not {}",
@@ -162,8 +166,12 @@ impl Parser<'_> {
             }
             let field_path = join(path, key);
             match value {
-                Json::Object(inner) => nodes.extend(self.object(inner, &field_path, &here, in_or)?),
-                Json::Array(items) => nodes.push(Node::Field(Arc::new(self.field(items, field_path, &here)?))),
+                Json::Object(inner) => {
+                    nodes.extend(self.object(inner, &field_path, &here, in_or)?)
+                }
+                Json::Array(items) => {
+                    nodes.push(Node::Field(Arc::new(self.field(items, field_path, &here)?)))
+                }
                 other => {
                     return Err(err(
                         &here,
@@ -193,7 +201,12 @@ impl Parser<'_> {
         Ok(Node::Or(branches))
     }
 
-    fn field(&mut self, items: &[Json], path: String, location: &str) -> Result<Field, PatternError> {
+    fn field(
+        &mut self,
+        items: &[Json],
+        path: String,
+        location: &str,
+    ) -> Result<Field, PatternError> {
         if items.is_empty() {
             return Err(err(location, "empty arrays are not allowed"));
         }
@@ -209,10 +222,12 @@ impl Parser<'_> {
                         continue;
                     }
                 },
-                Json::String(s) => match parse_ip(s).filter(|_| self.dialect == Dialect::EventBridge) {
-                    Some(ip) => Op::ExactIp(IpRange::single(ip)),
-                    None => Op::ExactString(s.clone()),
-                },
+                Json::String(s) => {
+                    match parse_ip(s).filter(|_| self.dialect == Dialect::EventBridge) {
+                        Some(ip) => Op::ExactIp(IpRange::single(ip)),
+                        None => Op::ExactString(s.clone()),
+                    }
+                }
                 Json::Number(raw) => Op::ExactNumber {
                     raw: raw.clone(),
                     value: comparable(raw),
@@ -241,16 +256,29 @@ impl Parser<'_> {
     }
 
     /// Parses `{"operator": operand}`. Returns `None` for `{"exists": false}`.
-    fn expression(&mut self, expression: &[(String, Json)], location: &str) -> Result<Option<Op>, PatternError> {
+    fn expression(
+        &mut self,
+        expression: &[(String, Json)],
+        location: &str,
+    ) -> Result<Option<Op>, PatternError> {
         let Some((name, operand)) = expression.first() else {
-            return Err(err(location, "an operator object needs an operator (e.g. \"prefix\")"));
+            return Err(err(
+                location,
+                "an operator object needs an operator (e.g. \"prefix\")",
+            ));
         };
         let here = join(location, name);
         if expression.len() > 1 {
-            return Err(err(&here, "only one operator is allowed in a match expression"));
+            return Err(err(
+                &here,
+                "only one operator is allowed in a match expression",
+            ));
         }
         if self.dialect == Dialect::Sns && matches!(name.as_str(), "exactly" | "wildcard") {
-            return Err(err(&here, format!("\"{name}\" is not supported in SNS filter policies")));
+            return Err(err(
+                &here,
+                format!("\"{name}\" is not supported in SNS filter policies"),
+            ));
         }
         let op = match name.as_str() {
             "exactly" => Op::ExactString(string_operand(operand, &here)?.to_string()),
@@ -260,11 +288,19 @@ impl Parser<'_> {
                     Json::Object(inner) => {
                         let text = caseless_operand(inner, &here)?;
                         let c = Caseless::new(text);
-                        if prefix { Op::PrefixCaseless(c) } else { Op::SuffixCaseless(c) }
+                        if prefix {
+                            Op::PrefixCaseless(c)
+                        } else {
+                            Op::SuffixCaseless(c)
+                        }
                     }
                     _ => {
                         let text = string_operand(operand, &here)?.to_string();
-                        if prefix { Op::Prefix(text) } else { Op::Suffix(text) }
+                        if prefix {
+                            Op::Prefix(text)
+                        } else {
+                            Op::Suffix(text)
+                        }
                     }
                 }
             }
@@ -305,7 +341,9 @@ impl Parser<'_> {
     fn anything_but(&mut self, operand: &Json, location: &str) -> Result<Excluded, PatternError> {
         match operand {
             Json::String(s) => Ok(Excluded::Strings(BTreeSet::from([s.clone()]))),
-            Json::Number(raw) => Ok(Excluded::Numbers(BTreeSet::from([number_key(raw, location)?]))),
+            Json::Number(raw) => Ok(Excluded::Numbers(BTreeSet::from([number_key(
+                raw, location,
+            )?]))),
             Json::Array(items) => {
                 let mut strings = BTreeSet::new();
                 let mut numbers = BTreeSet::new();
@@ -320,7 +358,10 @@ impl Parser<'_> {
                         other => {
                             return Err(err(
                                 &format!("{location}[{i}]"),
-                                format!("anything-but lists hold strings or numbers, not {}", other.type_name()),
+                                format!(
+                                    "anything-but lists hold strings or numbers, not {}",
+                                    other.type_name()
+                                ),
                             ));
                         }
                     }
@@ -338,12 +379,19 @@ impl Parser<'_> {
             Json::Object(inner) => self.anything_but_operator(inner, location),
             other => Err(err(
                 location,
-                format!("anything-but takes a string, a number, a list or an operator object, not {}", other.type_name()),
+                format!(
+                    "anything-but takes a string, a number, a list or an operator object, not {}",
+                    other.type_name()
+                ),
             )),
         }
     }
 
-    fn anything_but_operator(&mut self, inner: &[(String, Json)], location: &str) -> Result<Excluded, PatternError> {
+    fn anything_but_operator(
+        &mut self,
+        inner: &[(String, Json)],
+        location: &str,
+    ) -> Result<Excluded, PatternError> {
         let Some((name, operand)) = inner.first() else {
             return Err(err(location, "anything-but object needs an operator"));
         };
@@ -353,10 +401,16 @@ impl Parser<'_> {
             Dialect::Sns => &["prefix"],
         };
         if !supported.contains(&name.as_str()) {
-            return Err(err(&here, format!("anything-but does not support \"{name}\"")));
+            return Err(err(
+                &here,
+                format!("anything-but does not support \"{name}\""),
+            ));
         }
         if inner.len() > 1 {
-            return Err(err(&here, "only one operator is allowed inside anything-but"));
+            return Err(err(
+                &here,
+                "only one operator is allowed inside anything-but",
+            ));
         }
         let texts: Vec<(String, String)> = match operand {
             Json::String(s) => vec![(here.clone(), s.clone())],
@@ -372,18 +426,29 @@ impl Parser<'_> {
                 })
                 .collect::<Result<_, _>>()?,
             other => {
-                return Err(err(&here, format!("{name} value must be a string or a list of strings, not {}", other.type_name())));
+                return Err(err(
+                    &here,
+                    format!(
+                        "{name} value must be a string or a list of strings, not {}",
+                        other.type_name()
+                    ),
+                ));
             }
         };
-        if matches!(name.as_str(), "prefix" | "suffix") {
-            if let Some((at, _)) = texts.iter().find(|(_, t)| t.is_empty()) {
-                return Err(err(at, format!("an empty {name} is not allowed in anything-but")));
-            }
+        if matches!(name.as_str(), "prefix" | "suffix")
+            && let Some((at, _)) = texts.iter().find(|(_, t)| t.is_empty())
+        {
+            return Err(err(
+                at,
+                format!("an empty {name} is not allowed in anything-but"),
+            ));
         }
         Ok(match name.as_str() {
             "prefix" => Excluded::Prefixes(texts.into_iter().map(|(_, t)| t).collect()),
             "suffix" => Excluded::Suffixes(texts.into_iter().map(|(_, t)| t).collect()),
-            "equals-ignore-case" => Excluded::Caseless(texts.iter().map(|(_, t)| Caseless::new(t)).collect()),
+            "equals-ignore-case" => {
+                Excluded::Caseless(texts.iter().map(|(_, t)| Caseless::new(t)).collect())
+            }
             _ => Excluded::Wildcards(
                 texts
                     .iter()
@@ -402,7 +467,9 @@ fn sns_or_applies(value: &Json) -> bool {
     };
     items.len() >= 2
         && items.iter().all(|item| match item {
-            Json::Object(fields) => !fields.iter().any(|(k, _)| RESERVED_IN_OR.contains(&k.as_str())),
+            Json::Object(fields) => !fields
+                .iter()
+                .any(|(k, _)| RESERVED_IN_OR.contains(&k.as_str())),
             _ => false,
         })
 }
@@ -410,21 +477,33 @@ fn sns_or_applies(value: &Json) -> bool {
 fn string_operand<'j>(operand: &'j Json, location: &str) -> Result<&'j str, PatternError> {
     match operand {
         Json::String(s) => Ok(s),
-        other => Err(err(location, format!("must be a string, not {}", other.type_name()))),
+        other => Err(err(
+            location,
+            format!("must be a string, not {}", other.type_name()),
+        )),
     }
 }
 
 /// `{"equals-ignore-case": "..."}` inside prefix/suffix.
-fn caseless_operand<'j>(inner: &'j [(String, Json)], location: &str) -> Result<&'j str, PatternError> {
+fn caseless_operand<'j>(
+    inner: &'j [(String, Json)],
+    location: &str,
+) -> Result<&'j str, PatternError> {
     let Some((name, operand)) = inner.first() else {
         return Err(err(location, "expected {\"equals-ignore-case\": \"...\"}"));
     };
     let here = join(location, name);
     if name != "equals-ignore-case" {
-        return Err(err(&here, format!("\"{name}\" is not supported here; only equals-ignore-case")));
+        return Err(err(
+            &here,
+            format!("\"{name}\" is not supported here; only equals-ignore-case"),
+        ));
     }
     if inner.len() > 1 {
-        return Err(err(&here, "only one operator is allowed in a match expression"));
+        return Err(err(
+            &here,
+            "only one operator is allowed in a match expression",
+        ));
     }
     string_operand(operand, &here)
 }
@@ -433,7 +512,9 @@ fn number_value(raw: &str, location: &str) -> Result<f64, PatternError> {
     comparable(raw).ok_or_else(|| {
         err(
             location,
-            format!("{raw} cannot be compared as a number (it has no exact 64-bit floating-point form)"),
+            format!(
+                "{raw} cannot be compared as a number (it has no exact 64-bit floating-point form)"
+            ),
         )
     })
 }
@@ -444,40 +525,66 @@ fn number_key(raw: &str, location: &str) -> Result<u64, PatternError> {
 
 fn numeric_operand(operand: &Json, location: &str) -> Result<NumRange, PatternError> {
     let Json::Array(items) = operand else {
-        return Err(err(location, "numeric takes an array such as [\">\", 0, \"<=\", 5]"));
+        return Err(err(
+            location,
+            "numeric takes an array such as [\">\", 0, \"<=\", 5]",
+        ));
     };
     let operator_at = |i: usize| -> Result<&str, PatternError> {
         match items.get(i) {
             Some(Json::String(s)) => Ok(s.as_str()),
-            Some(other) => Err(err(&format!("{location}[{i}]"), format!("expected an operator, found {}", other.type_name()))),
+            Some(other) => Err(err(
+                &format!("{location}[{i}]"),
+                format!("expected an operator, found {}", other.type_name()),
+            )),
             None => Err(err(location, "expected an operator")),
         }
     };
     let value_at = |i: usize, op: &str| -> Result<f64, PatternError> {
         match items.get(i) {
             Some(Json::Number(raw)) => number_value(raw, &format!("{location}[{i}]")),
-            Some(other) => Err(err(&format!("{location}[{i}]"), format!("the value of {op} must be a number, not {}", other.type_name()))),
+            Some(other) => Err(err(
+                &format!("{location}[{i}]"),
+                format!(
+                    "the value of {op} must be a number, not {}",
+                    other.type_name()
+                ),
+            )),
             None => Err(err(location, format!("{op} needs a number"))),
         }
     };
     let end_at = |i: usize| -> Result<(), PatternError> {
         if items.len() > i {
-            Err(err(&format!("{location}[{i}]"), "too many elements in numeric expression"))
+            Err(err(
+                &format!("{location}[{i}]"),
+                "too many elements in numeric expression",
+            ))
         } else {
             Ok(())
         }
     };
     let first = operator_at(0)?;
     let v = value_at(1, first)?;
-    let bound = |inclusive| Some(Bound { value: v, inclusive });
+    let bound = |inclusive| {
+        Some(Bound {
+            value: v,
+            inclusive,
+        })
+    };
     let range = match first {
         "=" => {
             end_at(2)?;
-            NumRange { low: bound(true), high: bound(true) }
+            NumRange {
+                low: bound(true),
+                high: bound(true),
+            }
         }
         "<" | "<=" => {
             end_at(2)?;
-            NumRange { low: None, high: bound(first == "<=") }
+            NumRange {
+                low: None,
+                high: bound(first == "<="),
+            }
         }
         ">" | ">=" => {
             let low = bound(first == ">=");
@@ -486,17 +593,31 @@ fn numeric_operand(operand: &Json, location: &str) -> Result<NumRange, PatternEr
             } else {
                 let second = operator_at(2)?;
                 if second != "<" && second != "<=" {
-                    return Err(err(&format!("{location}[2]"), format!("expected \"<\" or \"<=\" after a lower bound, found \"{second}\"")));
+                    return Err(err(
+                        &format!("{location}[2]"),
+                        format!("expected \"<\" or \"<=\" after a lower bound, found \"{second}\""),
+                    ));
                 }
                 let top = value_at(3, second)?;
                 end_at(4)?;
                 if top <= v {
                     return Err(err(location, "bottom must be less than top"));
                 }
-                NumRange { low, high: Some(Bound { value: top, inclusive: second == "<=" }) }
+                NumRange {
+                    low,
+                    high: Some(Bound {
+                        value: top,
+                        inclusive: second == "<=",
+                    }),
+                }
             }
         }
-        other => return Err(err(&format!("{location}[0]"), format!("unknown numeric operator \"{other}\""))),
+        other => {
+            return Err(err(
+                &format!("{location}[0]"),
+                format!("unknown numeric operator \"{other}\""),
+            ));
+        }
     };
     Ok(range)
 }

@@ -14,7 +14,7 @@
 //!   at most 150 value combinations (summed over `$or` branches); 256 KB of policy.
 
 use super::ast::Branch;
-use super::explain::{explain, Explanation};
+use super::explain::{Explanation, explain};
 use super::json::{self, Json, JsonError};
 use super::matcher::Matcher;
 use super::parse::{Dialect, Pattern};
@@ -123,14 +123,17 @@ fn invalid_message(message: &str) -> JsonError {
 /// Turns SNS `MessageAttributes` (`{"name": {"Type": "String", "Value": "x"}}`, or the
 /// SDK's `DataType`/`StringValue` form) into the flat event the policy is matched on.
 pub fn attributes_as_event(message: &[u8]) -> Result<String, JsonError> {
-    let text = std::str::from_utf8(message).map_err(|_| invalid_message("message attributes are not valid UTF-8"))?;
+    let text = std::str::from_utf8(message)
+        .map_err(|_| invalid_message("message attributes are not valid UTF-8"))?;
     let Json::Object(attributes) = json::parse(text, 64)? else {
         return Err(invalid_message("message attributes must be a JSON object"));
     };
     let mut fields = Vec::with_capacity(attributes.len());
     for (name, attribute) in attributes {
         let Json::Object(parts) = attribute else {
-            return Err(invalid_message(&format!("attribute {name} must be an object with Type and Value")));
+            return Err(invalid_message(&format!(
+                "attribute {name} must be an object with Type and Value"
+            )));
         };
         let get = |keys: &[&str]| {
             parts
@@ -152,7 +155,9 @@ pub fn attributes_as_event(message: &[u8]) -> Result<String, JsonError> {
                 _ => None,
             },
             ("String", Some(v)) => Some(Json::String(v)),
-            ("Number", Some(v)) => json::parse(v.trim(), 4).ok().filter(|j| matches!(j, Json::Number(_))),
+            ("Number", Some(v)) => json::parse(v.trim(), 4)
+                .ok()
+                .filter(|j| matches!(j, Json::Number(_))),
             // Binary attributes (and attributes without a value) are ignored.
             _ => None,
         };
@@ -169,10 +174,16 @@ fn check_numbers(doc: &Json, location: &str) -> Result<(), PatternError> {
         Json::Number(raw) => {
             let value: f64 = raw.parse().unwrap_or(f64::INFINITY);
             if !(-MAX_NUMBER..=MAX_NUMBER).contains(&value) {
-                return Err(PatternError::at(location, format!("{raw} is outside the range -1e9 to 1e9 SNS supports")));
+                return Err(PatternError::at(
+                    location,
+                    format!("{raw} is outside the range -1e9 to 1e9 SNS supports"),
+                ));
             }
             if decimals(raw) > MAX_DECIMALS {
-                return Err(PatternError::at(location, format!("{raw} has more than {MAX_DECIMALS} decimal places")));
+                return Err(PatternError::at(
+                    location,
+                    format!("{raw} has more than {MAX_DECIMALS} decimal places"),
+                ));
             }
             Ok(())
         }
@@ -181,7 +192,11 @@ fn check_numbers(doc: &Json, location: &str) -> Result<(), PatternError> {
             .enumerate()
             .try_for_each(|(i, item)| check_numbers(item, &format!("{location}[{i}]"))),
         Json::Object(fields) => fields.iter().try_for_each(|(k, v)| {
-            let here = if location.is_empty() { k.clone() } else { format!("{location}.{k}") };
+            let here = if location.is_empty() {
+                k.clone()
+            } else {
+                format!("{location}.{k}")
+            };
             check_numbers(v, &here)
         }),
         _ => Ok(()),
@@ -194,7 +209,10 @@ fn decimals(raw: &str) -> usize {
         Some(p) => (&raw[..p], raw[p + 1..].parse::<i64>().unwrap_or(0)),
         None => (raw, 0),
     };
-    let fraction = mantissa.find('.').map_or("", |p| &mantissa[p + 1..]).trim_end_matches('0');
+    let fraction = mantissa
+        .find('.')
+        .map_or("", |p| &mantissa[p + 1..])
+        .trim_end_matches('0');
     (fraction.len() as i64 - exp).max(0) as usize
 }
 
@@ -204,7 +222,11 @@ fn check_flat(doc: &Json, location: &str) -> Result<(), PatternError> {
         return Ok(());
     };
     for (key, value) in fields {
-        let here = if location.is_empty() { key.clone() } else { format!("{location}.{key}") };
+        let here = if location.is_empty() {
+            key.clone()
+        } else {
+            format!("{location}.{key}")
+        };
         match value {
             Json::Object(_) => {
                 return Err(PatternError::at(
@@ -245,7 +267,9 @@ fn check_keys_and_combinations(branches: &[Branch]) -> Result<(), PatternError> 
         .iter()
         .map(|b| {
             b.iter()
-                .map(|f| (f.alternatives.len() + usize::from(f.absent_ok)) * f.path.split('.').count())
+                .map(|f| {
+                    (f.alternatives.len() + usize::from(f.absent_ok)) * f.path.split('.').count()
+                })
                 .product::<usize>()
         })
         .sum();
