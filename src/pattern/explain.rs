@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::ast::{Branch, Field};
+use super::ast::{Branch, Field, Op, Scalar};
 use super::flatten::{AllValues, ArrayPos, consistent};
 use super::json::JsonError;
+use super::number::comparable;
 use super::parse::Pattern;
 
 /// The outcome for one field of a branch.
@@ -155,7 +156,7 @@ fn branch_verdict(branch: &Branch, values: &AllValues) -> BranchVerdict {
 
 fn field_outcome(
     field: &Field,
-    here: &[(&super::Scalar<'static>, &[ArrayPos])],
+    here: &[(&Scalar<'static>, &[ArrayPos])],
     hits: &[&[ArrayPos]],
     shown: &[String],
 ) -> (Verdict, String) {
@@ -189,20 +190,59 @@ fn field_outcome(
             .iter()
             .any(|a| a.op.accepts_type(v.type_name()))
     });
+    let hint = here
+        .iter()
+        .find_map(|(v, _)| field.alternatives.iter().find_map(|a| near_miss(&a.op, v)))
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
     if any_type_fits {
         (
             Verdict::ValueDiffers,
-            format!("no alternative matches the event's {listed}"),
+            format!("no alternative matches the event's {listed}{hint}"),
         )
     } else {
         let types: Vec<&str> = here.iter().map(|(v, _)| v.type_name()).collect();
         (
             Verdict::WrongType,
             format!(
-                "the event has {} ({listed}); no alternative can match that type",
+                "the event has {} ({listed}); no alternative can match that type{hint}",
                 types.join("/")
             ),
         )
+    }
+}
+
+/// A hint for common near misses: letter case, white space, a number written as a
+/// string (or the reverse), a number without an exact double form.
+fn near_miss(op: &Op, value: &Scalar<'_>) -> Option<String> {
+    let same_number = |a: &str, b: &str| comparable(a).is_some() && comparable(a) == comparable(b);
+    match (op, value) {
+        (Op::ExactString(want), Scalar::Str(got)) if want.to_lowercase() == got.to_lowercase() => {
+            Some("it differs only in letter case; equals-ignore-case would match".into())
+        }
+        (Op::ExactString(want), Scalar::Str(got)) if want.trim() == got.trim() => {
+            Some("it differs only in surrounding white space".into())
+        }
+        (Op::ExactString(want), Scalar::Num(got)) if same_number(want, got) => Some(format!(
+            "the pattern has the string \"{want}\", the event the number {got}"
+        )),
+        (Op::ExactNumber { raw, .. }, Scalar::Str(got)) if same_number(raw, got) => Some(format!(
+            "the pattern has the number {raw}, the event the string \"{got}\""
+        )),
+        (Op::ExactNumber { raw, value }, Scalar::Num(got))
+            if value.is_some() && comparable(got).is_none() && raw != got =>
+        {
+            Some(format!(
+                "{got} has no exact 64-bit floating-point form, so only the same spelling would match"
+            ))
+        }
+        (Op::Numeric(_), Scalar::Num(got)) if comparable(got).is_none() => Some(format!(
+            "{got} has no exact 64-bit floating-point form and is never compared numerically"
+        )),
+        (Op::Numeric(_), Scalar::Str(got)) if comparable(got).is_some() => Some(format!(
+            "\"{got}\" is a string; numeric only compares JSON numbers"
+        )),
+        _ => None,
     }
 }
 

@@ -199,6 +199,8 @@ pub(crate) struct FieldIndex {
     exists_not_null: Vec<u32>,
     /// anything-but entries: (condition, exclusion kind).
     but: Vec<(u32, Excluded)>,
+    /// The condition of each anything-but entry (parallel to `but`).
+    but_conds: Vec<u32>,
     but_strings: FxHashMap<Box<str>, Vec<u32>>,
     but_numbers: FxHashMap<u64, Vec<u32>>,
     /// Entries whose exclusion must be tested (prefix, suffix, case, wildcard).
@@ -278,6 +280,7 @@ impl FieldIndex {
             Op::AnythingBut(excluded) => {
                 let entry = self.but.len() as u32;
                 self.but.push((cond, excluded.clone()));
+                self.but_conds.push(cond);
                 match excluded {
                     Excluded::Strings(set) => {
                         for s in set {
@@ -456,9 +459,13 @@ impl FieldIndex {
             }
             _ => {}
         }
-        for (entry, (cond, _)) in self.but.iter().enumerate() {
+        if excluded.is_empty() {
+            self.but_conds.iter().for_each(|&c| emit(c));
+            return;
+        }
+        for (entry, &cond) in self.but_conds.iter().enumerate() {
             if !excluded.contains(entry as u32) {
-                emit(*cond);
+                emit(cond);
             }
         }
     }
@@ -474,6 +481,7 @@ mod smallvec_lite {
     }
 
     impl Small {
+        #[inline]
         pub fn push(&mut self, v: u32) {
             if self.len < self.inline.len() {
                 self.inline[self.len] = v;
@@ -483,6 +491,12 @@ mod smallvec_lite {
             }
         }
 
+        #[inline]
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
+        }
+
+        #[inline]
         pub fn contains(&self, v: u32) -> bool {
             self.inline[..self.len].contains(&v) || self.spill.contains(&v)
         }

@@ -55,7 +55,8 @@ struct SubRule {
 struct Cond {
     subrule: u32,
     path: u32,
-    optional: bool,
+    /// Strict conditions of the sub-rule (its counter target); 0 for an optional one.
+    need: u32,
 }
 
 /// Many named patterns, matched together against events.
@@ -219,7 +220,7 @@ impl Matcher {
                     Cond {
                         subrule: sub,
                         path,
-                        optional: field.absent_ok,
+                        need: 0,
                     },
                 );
                 for alternative in &field.alternatives {
@@ -234,6 +235,11 @@ impl Matcher {
             }
             if entry.strict == 0 {
                 self.always.push(sub);
+            }
+            for &cond in &entry.conds {
+                if !entry.optional.iter().any(|&(c, _)| c == cond) {
+                    self.conds[cond as usize].need = entry.strict;
+                }
             }
             put(&mut self.subrules, sub, entry);
             subrules.push(sub);
@@ -448,7 +454,8 @@ impl Matcher {
             return false;
         }
         for &(cond, path) in &subrule.optional {
-            if s.cond_stamp[cond as usize] != s.epoch && s.path_stamp[path as usize] == s.epoch {
+            if s.cond_state[cond as usize].seen != s.epoch && s.path_stamp[path as usize] == s.epoch
+            {
                 return false;
             }
         }
@@ -460,7 +467,10 @@ impl Matcher {
             .conds
             .iter()
             .copied()
-            .filter(|&c| s.cond_stamp[c as usize] == s.epoch && s.free_stamp[c as usize] != s.epoch)
+            .filter(|&c| {
+                let state = s.cond_state[c as usize];
+                state.seen == s.epoch && state.free != s.epoch
+            })
             .collect();
         if tied.len() < 2 {
             return true;
@@ -531,14 +541,22 @@ struct Hit {
     len: u32,
 }
 
+/// Per-event state of one condition (epoch stamps).
+#[derive(Clone, Copy, Default)]
+struct CondState {
+    /// Satisfied by some value in this event.
+    seen: u32,
+    /// Satisfied by a value outside any array (compatible with everything).
+    free: u32,
+}
+
 /// Per-thread working memory for matching; reuse one per thread.
 #[derive(Default)]
 pub struct Scratch {
     epoch: u32,
-    cond_stamp: Vec<u32>,
-    free_stamp: Vec<u32>,
-    sub_stamp: Vec<u32>,
-    sub_count: Vec<u32>,
+    cond_state: Vec<CondState>,
+    /// Per sub-rule: epoch in the high half, counter in the low half.
+    sub_state: Vec<u64>,
     path_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
     complete: Vec<u32>,
@@ -546,6 +564,8 @@ pub struct Scratch {
     hits_sorted: bool,
     trails: Vec<ArrayPos>,
     fold: String,
+    /// Conditions satisfied by the value being processed.
+    found: Vec<u32>,
     scan: ScanBuffers,
 }
 
@@ -553,21 +573,21 @@ impl Scratch {
     fn begin(&mut self, m: &Matcher) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            for v in [
-                &mut self.cond_stamp,
-                &mut self.free_stamp,
-                &mut self.sub_stamp,
-                &mut self.path_stamp,
-                &mut self.rule_stamp,
-            ] {
+            for v in [&mut self.path_stamp, &mut self.rule_stamp] {
                 v.iter_mut().for_each(|x| *x = 0);
             }
+            self.cond_state
+                .iter_mut()
+                .for_each(|c| *c = CondState::default());
+            self.sub_state.iter_mut().for_each(|x| *x = 0);
             self.epoch = 1;
         }
-        grow(&mut self.cond_stamp, m.conds.len());
-        grow(&mut self.free_stamp, m.conds.len());
-        grow(&mut self.sub_stamp, m.subrules.len());
-        grow(&mut self.sub_count, m.subrules.len());
+        if self.cond_state.len() < m.conds.len() {
+            self.cond_state.resize(m.conds.len(), CondState::default());
+        }
+        if self.sub_state.len() < m.subrules.len() {
+            self.sub_state.resize(m.subrules.len(), 0);
+        }
         grow(&mut self.path_stamp, m.fields.len());
         grow(&mut self.rule_stamp, m.rules.len());
         self.complete.clear();
@@ -628,37 +648,46 @@ impl Sink for MatchSink<'_, '_> {
             s.path_stamp[id as usize] = epoch;
         }
         let mut fold = std::mem::take(&mut s.fold);
-        let mut stored: Option<(u32, u32)> = None;
-        field.collect(&value, &mut fold, &mut |cond| {
-            let c = cond as usize;
-            if trail.is_empty() {
-                s.free_stamp[c] = epoch;
+        let mut found = std::mem::take(&mut s.found);
+        found.clear();
+        field.collect(&value, &mut fold, &mut |cond| found.push(cond));
+        s.fold = fold;
+        if found.is_empty() {
+            s.found = found;
+            return;
+        }
+        if trail.is_empty() {
+            for &cond in &found {
+                s.cond_state[cond as usize].free = epoch;
+            }
+        } else {
+            let start = s.trails.len() as u32;
+            s.trails.extend_from_slice(trail);
+            let len = trail.len() as u32;
+            s.hits
+                .extend(found.iter().map(|&cond| Hit { cond, start, len }));
+        }
+        for &cond in &found {
+            let state = &mut s.cond_state[cond as usize];
+            if state.seen == epoch {
+                continue;
+            }
+            state.seen = epoch;
+            let info = m.conds[cond as usize];
+            if info.need == 0 {
+                continue;
+            }
+            let sub = &mut s.sub_state[info.subrule as usize];
+            let count = if (*sub >> 32) as u32 == epoch {
+                (*sub as u32) + 1
             } else {
-                let (start, len) = *stored.get_or_insert_with(|| {
-                    let start = s.trails.len() as u32;
-                    s.trails.extend_from_slice(trail);
-                    (start, trail.len() as u32)
-                });
-                s.hits.push(Hit { cond, start, len });
-            }
-            if s.cond_stamp[c] == epoch {
-                return;
-            }
-            s.cond_stamp[c] = epoch;
-            let info = m.conds[c];
-            if info.optional {
-                return;
-            }
-            let sub = info.subrule as usize;
-            if s.sub_stamp[sub] != epoch {
-                s.sub_stamp[sub] = epoch;
-                s.sub_count[sub] = 0;
-            }
-            s.sub_count[sub] += 1;
-            if s.sub_count[sub] == m.subrules[sub].strict {
+                1
+            };
+            *sub = (u64::from(epoch) << 32) | u64::from(count);
+            if count == info.need {
                 s.complete.push(info.subrule);
             }
-        });
-        s.fold = fold;
+        }
+        s.found = found;
     }
 }

@@ -13,6 +13,8 @@
 //! - **Limits.** Numbers within ±1,000,000,000 with at most 5 decimals; at most 5 keys;
 //!   at most 150 value combinations (summed over `$or` branches); 256 KB of policy.
 
+use std::borrow::Cow;
+
 use super::ast::Branch;
 use super::explain::{Explanation, explain};
 use super::json::{self, Json, JsonError};
@@ -85,23 +87,29 @@ impl FilterPolicy {
     /// scope) or the JSON body (body scope).
     pub fn matches(&self, message: &[u8]) -> Result<bool, JsonError> {
         let event = self.as_event(message)?;
-        if self.scope == Scope::MessageAttributes && event == "{}" && !has_attributes(message) {
+        if self.scope == Scope::MessageAttributes
+            && event.as_ref() == b"{}"
+            && !has_attributes(message)
+        {
             // "exists: false only matches if at least one attribute is present".
             return Ok(false);
         }
-        Ok(!self.matcher.matches(event.as_bytes())?.is_empty())
+        Ok(!self.matcher.matches(&event)?.is_empty())
     }
 
     /// Explains the policy against a message, field by field.
     pub fn explain(&self, message: &[u8]) -> Result<Explanation, JsonError> {
         let event = self.as_event(message)?;
-        explain(&self.pattern, event.as_bytes())
+        explain(&self.pattern, &event)
     }
 
-    fn as_event(&self, message: &[u8]) -> Result<String, JsonError> {
+    /// The message as the event the policy is matched against.
+    fn as_event<'m>(&self, message: &'m [u8]) -> Result<Cow<'m, [u8]>, JsonError> {
         match self.scope {
-            Scope::MessageBody => Ok(String::from_utf8_lossy(message).into_owned()),
-            Scope::MessageAttributes => attributes_as_event(message),
+            Scope::MessageBody => Ok(Cow::Borrowed(message)),
+            Scope::MessageAttributes => {
+                attributes_as_event(message).map(|e| Cow::Owned(e.into_bytes()))
+            }
         }
     }
 }
