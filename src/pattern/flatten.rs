@@ -80,9 +80,13 @@ pub trait Sink {
             node: 0,
         }
     }
+    /// Whether [`Sink::visit`] needs the full dotted path (building it costs a copy
+    /// per key).
+    const NEEDS_PATH: bool;
     /// Decides what to do with the value of `key` inside the object reached by
-    /// `parent`; `path` is the full dotted path (`detail.state`).
-    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit;
+    /// `parent`. `dotted` tells whether the key itself contains a dot; `path` is the
+    /// full dotted path (`detail.state`) when [`Sink::NEEDS_PATH`], else empty.
+    fn visit(&mut self, parent: &Visit, key: &[u8], dotted: bool, path: &[u8]) -> Visit;
     /// A scalar value at a path whose [`Visit::leaf`] was `Some(id)`.
     fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]);
 }
@@ -392,7 +396,9 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 return Ok(None);
             }
             frame.first = false;
-            self.path.truncate(frame.path_len);
+            if S::NEEDS_PATH {
+                self.path.truncate(frame.path_len);
+            }
             return Ok(Some(frame.visit));
         }
         if frame.first && bytes.get(self.pos) == Some(&b'}') {
@@ -411,15 +417,18 @@ impl<S: Sink> Scanner<'_, '_, S> {
         };
         let mut visit = Visit::SKIP;
         if frame.visit.descend {
-            self.path.truncate(frame.path_len);
-            if !frame.root {
-                self.path.push(b'.');
+            if S::NEEDS_PATH {
+                self.path.truncate(frame.path_len);
+                if !frame.root {
+                    self.path.push(b'.');
+                }
+                self.path.extend_from_slice(key);
             }
-            self.path.extend_from_slice(key);
-            visit = self.sink.visit(&frame.visit, key, self.path);
+            let dotted = key.contains(&b'.');
+            visit = self.sink.visit(&frame.visit, key, dotted, self.path);
             if visit.live() {
                 // First occurrence wins: a repeated key's value is skipped.
-                let fresh = if visit.slot != NO_SLOT && !key.contains(&b'.') {
+                let fresh = if visit.slot != NO_SLOT && !dotted {
                     let bit = 1u64 << (visit.slot & 63);
                     let fresh = frame.seen & bit == 0;
                     frame.seen |= bit;
@@ -619,7 +628,9 @@ impl AllValues {
 }
 
 impl Sink for AllValues {
-    fn visit(&mut self, _parent: &Visit, _key: &[u8], path: &[u8]) -> Visit {
+    const NEEDS_PATH: bool = true;
+
+    fn visit(&mut self, _parent: &Visit, _key: &[u8], _dotted: bool, path: &[u8]) -> Visit {
         let next = self.paths.len() as u32;
         let id = *self.ids.entry(path.to_vec()).or_insert_with(|| next);
         if id == next {

@@ -624,16 +624,27 @@ impl Sink for MatchSink<'_, '_> {
         self.m.root
     }
 
+    const NEEDS_PATH: bool = false;
+
     #[inline]
-    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit {
-        if key.contains(&b'.') {
-            // a dotted event key reaches a deeper path in one step
-            return self.m.paths.get(path).copied().unwrap_or(Visit::SKIP);
+    fn visit(&mut self, parent: &Visit, key: &[u8], dotted: bool, _path: &[u8]) -> Visit {
+        let nodes = &self.m.nodes;
+        if !dotted {
+            return nodes
+                .get(parent.node as usize)
+                .map_or(Visit::SKIP, |c| c.get(key));
         }
-        match self.m.nodes.get(parent.node as usize) {
-            Some(children) => children.get(key),
-            None => Visit::SKIP,
+        // A dotted event key reaches a deeper path in one step: walk the tree.
+        let mut visit = *parent;
+        for piece in key.split(|&b| b == b'.') {
+            if !visit.descend {
+                return Visit::SKIP;
+            }
+            visit = nodes
+                .get(visit.node as usize)
+                .map_or(Visit::SKIP, |c| c.get(piece));
         }
+        visit
     }
 
     #[inline]
