@@ -373,14 +373,15 @@ fn run_explain(args: &ExplainArgs) -> Result<u8, Fatal> {
         message: format!("invalid event: {e}"),
         status: 1,
     })?;
-    if args.json {
+    let text = if args.json {
         let json = explanation.to_json(&args.name);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
+        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
     } else {
-        print!("{}", explanation.to_text(&args.name));
+        explanation.to_text(&args.name)
+    };
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        finish_output(e, 0)?;
     }
     Ok(if explanation.matched { 0 } else { 1 })
 }

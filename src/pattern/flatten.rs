@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use super::ast::Scalar;
 use super::json::{JsonError, line_column, scan_number, scan_string};
+use super::swar;
 
 /// The position of a value inside one enclosing array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +64,8 @@ impl Visit {
         node: 0,
     };
 
-    fn live(self) -> bool {
+    /// Whether the value is reported or looked into.
+    pub fn live(self) -> bool {
         self.leaf.is_some() || self.descend
     }
 }
@@ -84,9 +86,10 @@ pub trait Sink {
     /// per key).
     const NEEDS_PATH: bool;
     /// Decides what to do with the value of `key` inside the object reached by
-    /// `parent`. `dotted` tells whether the key itself contains a dot; `path` is the
-    /// full dotted path (`detail.state`) when [`Sink::NEEDS_PATH`], else empty.
-    fn visit(&mut self, parent: &Visit, key: &[u8], dotted: bool, path: &[u8]) -> Visit;
+    /// `parent`; `path` is the full dotted path (`detail.state`) when
+    /// [`Sink::NEEDS_PATH`], else empty. A returned [`Visit::slot`] must refer to the
+    /// parent's expected keys (so [`NO_SLOT`] for a dotted key reaching deeper).
+    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit;
     /// A scalar value at a path whose [`Visit::leaf`] was `Some(id)`.
     fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]);
 }
@@ -162,47 +165,12 @@ fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Bit 7 of each byte of the result is set where `word` has a zero byte (exact for
-/// the lowest such byte, which is all the callers use).
-#[inline]
-fn zero_bytes(word: u64) -> u64 {
-    word.wrapping_sub(ONES) & !word & HIGHS
-}
-
-/// The offset of the first `"`, `[`, `]`, `{` or `}` at or after `i`, or the length.
-#[inline]
-fn next_structural(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
-        let hits = zero_bytes(w ^ (b'"' as u64 * ONES))
-            | zero_bytes(folded ^ (b'{' as u64 * ONES))
-            | zero_bytes(folded ^ (b'}' as u64 * ONES));
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if matches!(b, b'"' | b'[' | b']' | b'{' | b'}') {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
-
 /// Skips to just after the bracket that empties `closers` (the expected closing
 /// brackets, innermost last). Only brackets and strings are looked at.
 fn skip_inside(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
     let mut i = pos;
     loop {
-        i = next_structural(bytes, i);
+        i = swar::structural(bytes, i);
         let Some(&b) = bytes.get(i) else {
             return Err((bytes.len(), "unexpected end of the event"));
         };
@@ -233,24 +201,13 @@ fn skip_inside(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
 #[inline]
 fn skip_string(bytes: &[u8], pos: usize) -> Skip {
     let mut i = pos + 1;
-    // Short strings (keys) are cheaper to walk than to search.
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => return Ok(i + 1),
-            b'\\' => break,
-            _ if i - pos > 24 => break,
-            _ => i += 1,
-        }
-    }
     loop {
-        let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) else {
-            return Err((bytes.len(), "unterminated string"));
-        };
-        let at = i + found;
-        if bytes[at] == b'"' {
-            return Ok(at + 1);
+        i = swar::quote_or_backslash(bytes, i);
+        match bytes.get(i) {
+            Some(b'"') => return Ok(i + 1),
+            Some(_) => i += 2,
+            None => return Err((bytes.len(), "unterminated string")),
         }
-        i = at + 2;
     }
 }
 
@@ -424,11 +381,10 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 }
                 self.path.extend_from_slice(key);
             }
-            let dotted = key.contains(&b'.');
-            visit = self.sink.visit(&frame.visit, key, dotted, self.path);
+            visit = self.sink.visit(&frame.visit, key, self.path);
             if visit.live() {
                 // First occurrence wins: a repeated key's value is skipped.
-                let fresh = if visit.slot != NO_SLOT && !dotted {
+                let fresh = if visit.slot != NO_SLOT {
                     let bit = 1u64 << (visit.slot & 63);
                     let fresh = frame.seen & bit == 0;
                     frame.seen |= bit;
@@ -630,7 +586,7 @@ impl AllValues {
 impl Sink for AllValues {
     const NEEDS_PATH: bool = true;
 
-    fn visit(&mut self, _parent: &Visit, _key: &[u8], _dotted: bool, path: &[u8]) -> Visit {
+    fn visit(&mut self, _parent: &Visit, _key: &[u8], path: &[u8]) -> Visit {
         let next = self.paths.len() as u32;
         let id = *self.ids.entry(path.to_vec()).or_insert_with(|| next);
         if id == next {

@@ -357,14 +357,13 @@ pub fn scan_string(
     start: usize,
 ) -> Result<(usize, Option<String>), (usize, &'static str)> {
     let mut i = start + 1;
-    // Fast path: most strings are short and plain.
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => return Ok((i + 1, None)),
-            b'\\' => break,
-            0..=0x1f => return Err((i, "control character in string")),
-            _ => i += 1,
-        }
+    // Fast path: most strings are plain.
+    i = super::swar::string_stop(bytes, i);
+    match bytes.get(i) {
+        Some(b'"') => return Ok((i + 1, None)),
+        Some(b'\\') => {}
+        Some(_) => return Err((i, "control character in string")),
+        None => return Err((bytes.len(), "unterminated string")),
     }
     let mut decoded: Option<String> = None;
     let mut run_start = start + 1;

@@ -19,6 +19,7 @@ use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, consist
 use super::index::FieldIndex;
 use super::json::JsonError;
 use super::parse::Pattern;
+use super::swar;
 use super::{Limits, PatternError};
 
 /// Identifies a rule inside one [`Matcher`] (stable until the rule is removed).
@@ -99,6 +100,8 @@ struct ChildMap {
     small: Vec<(Box<[u8]>, Visit)>,
     /// Many keys.
     large: FxHashMap<Box<[u8]>, Visit>,
+    /// Whether some key leads to an object path (only then can a dotted key match).
+    has_objects: bool,
 }
 
 impl ChildMap {
@@ -260,13 +263,21 @@ impl Matcher {
     /// Numbers the expected keys of every object path (so a scan knows when it has
     /// seen all keys that matter in an object) and rebuilds the path tree.
     fn assign_slots(&mut self) {
-        let mut children: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+        // Parent `None` is the top-level object (distinct from the path "", a key "").
+        type Parent = Option<Vec<u8>>;
+        let split = |key: &[u8]| -> (Parent, Vec<u8>) {
+            match key.iter().rposition(|&b| b == b'.') {
+                Some(dot) => (Some(key[..dot].to_vec()), key[dot + 1..].to_vec()),
+                None => (None, key.to_vec()),
+            }
+        };
+        let mut children: BTreeMap<Parent, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
         for key in self.paths.keys() {
-            let parent = match key.iter().rposition(|&b| b == b'.') {
-                Some(dot) => key[..dot].to_vec(),
-                None => Vec::new(),
-            };
-            children.entry(parent).or_default().push(key.to_vec());
+            let (parent, name) = split(key);
+            children
+                .entry(parent)
+                .or_default()
+                .push((name, key.to_vec()));
         }
         // Node ids: 0 is the root, then every descending path.
         let mut node_of: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
@@ -279,41 +290,37 @@ impl Matcher {
             }
         }
         self.root.children = 0;
-        for (parent, kids) in &mut children {
+        self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
+        for (parent, mut kids) in children {
             kids.sort_unstable();
             let count = if kids.len() <= 64 {
                 kids.len() as u8
             } else {
                 0
             };
-            for (slot, kid) in kids.iter().enumerate() {
-                if let Some(visit) = self.paths.get_mut(kid.as_slice()) {
+            let id = match &parent {
+                None => {
+                    self.root.children = count;
+                    0
+                }
+                Some(p) => {
+                    if let Some(visit) = self.paths.get_mut(p.as_slice()) {
+                        visit.children = count;
+                    }
+                    node_of.get(p).copied().unwrap_or(0)
+                }
+            };
+            for (slot, (_, full)) in kids.iter().enumerate() {
+                if let Some(visit) = self.paths.get_mut(full.as_slice()) {
                     visit.slot = if count > 0 { slot as u8 } else { NO_SLOT };
                 }
             }
-            if parent.is_empty() {
-                self.root.children = count;
-            } else if let Some(visit) = self.paths.get_mut(parent.as_slice()) {
-                visit.children = count;
-            }
-        }
-        self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
-        for (parent, kids) in children {
-            let id = if parent.is_empty() {
-                0
-            } else {
-                node_of.get(&parent).copied().unwrap_or(0)
-            };
             let map = &mut self.nodes[id as usize];
-            for kid in kids {
-                let Some(visit) = self.paths.get(kid.as_slice()).copied() else {
-                    continue;
-                };
-                let key: Box<[u8]> = match kid.iter().rposition(|&b| b == b'.') {
-                    Some(dot) if !parent.is_empty() => kid[dot + 1..].into(),
-                    _ => kid.as_slice().into(),
-                };
-                map.small.push((key, visit));
+            for (name, full) in kids {
+                if let Some(visit) = self.paths.get(full.as_slice()).copied() {
+                    map.has_objects |= visit.descend;
+                    map.small.push((name.into(), visit));
+                }
             }
             if map.small.len() > 8 {
                 map.large = map.small.drain(..).collect();
@@ -627,14 +634,17 @@ impl Sink for MatchSink<'_, '_> {
     const NEEDS_PATH: bool = false;
 
     #[inline]
-    fn visit(&mut self, parent: &Visit, key: &[u8], dotted: bool, _path: &[u8]) -> Visit {
+    fn visit(&mut self, parent: &Visit, key: &[u8], _path: &[u8]) -> Visit {
         let nodes = &self.m.nodes;
-        if !dotted {
-            return nodes
-                .get(parent.node as usize)
-                .map_or(Visit::SKIP, |c| c.get(key));
+        let Some(children) = nodes.get(parent.node as usize) else {
+            return Visit::SKIP;
+        };
+        let visit = children.get(key);
+        // Child names never contain a dot, so a found key is a plain one. A dotted key
+        // can only lead somewhere when some child is an object path.
+        if visit.live() || !children.has_objects || !swar::contains(key, b'.') {
+            return visit;
         }
-        // A dotted event key reaches a deeper path in one step: walk the tree.
         let mut visit = *parent;
         for piece in key.split(|&b| b == b'.') {
             if !visit.descend {
@@ -644,7 +654,10 @@ impl Sink for MatchSink<'_, '_> {
                 .get(visit.node as usize)
                 .map_or(Visit::SKIP, |c| c.get(piece));
         }
-        visit
+        Visit {
+            slot: NO_SLOT,
+            ..visit
+        }
     }
 
     #[inline]

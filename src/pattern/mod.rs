@@ -31,6 +31,7 @@ mod matcher;
 mod number;
 mod parse;
 pub mod sns;
+mod swar;
 mod text;
 
 pub use ast::{Alternative, Branch, Field, Node, Op, Scalar};
