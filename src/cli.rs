@@ -9,6 +9,8 @@
 //! - An invalid pattern prints `error: invalid pattern <name>: <path>: <reason>` on
 //!   stderr and exits 2 with nothing on stdout. A malformed event line is reported with
 //!   its line number and skipped; the exit status is then 1.
+//! - `explain` exits 0 when the pattern matches, 1 when it does not, 2 on an invalid
+//!   pattern or event.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -283,6 +285,9 @@ fn run_match(args: &MatchArgs) -> Result<u8, Fatal> {
             }
         }
         number += 1;
+        // The line is printed as read (a `\r` before the newline included); the event
+        // is the line without its line ending.
+        let printed = line.strip_suffix(b"\n").unwrap_or(&line);
         let event = trim_line(&line);
         if event.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -314,7 +319,7 @@ fn run_match(args: &MatchArgs) -> Result<u8, Fatal> {
             if args.count {
                 Ok(())
             } else {
-                out.write_all(event).and_then(|()| out.write_all(b"\n"))
+                out.write_all(printed).and_then(|()| out.write_all(b"\n"))
             }
         } else {
             Ok(())
@@ -369,10 +374,7 @@ fn run_explain(args: &ExplainArgs) -> Result<u8, Fatal> {
         let pattern = Pattern::parse(&text).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         explain(&pattern, event.trim().as_bytes())
     };
-    let explanation = explanation.map_err(|e| Fatal {
-        message: format!("invalid event: {e}"),
-        status: 1,
-    })?;
+    let explanation = explanation.map_err(|e| Fatal::usage(format!("invalid event: {e}")))?;
     let text = if args.json {
         let json = explanation.to_json(&args.name);
         serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"

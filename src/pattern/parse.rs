@@ -99,7 +99,7 @@ impl Pattern {
             dialect,
             stars: 0,
         };
-        let nodes = parser.object(fields, "", "", false)?;
+        let nodes = parser.object(fields, None, "", false)?;
         let branches = expand(&nodes, limits.max_combinations).map_err(|n| {
             PatternError::root(format!(
                 "$or expands to {n} combinations; the limit is {}",
@@ -144,7 +144,7 @@ impl Parser<'_> {
     fn object(
         &mut self,
         fields: &[(String, Json)],
-        path: &str,
+        path: Option<&str>,
         location: &str,
         in_or: bool,
     ) -> Result<Vec<Node>, PatternError> {
@@ -164,10 +164,15 @@ impl Parser<'_> {
                     format!("\"{key}\" is a reserved word and cannot be a field name inside $or"),
                 ));
             }
-            let field_path = join(path, key);
+            // Top-level keys start the path; nested ones are joined with a dot (so a
+            // top-level "" key followed by "d" is ".d", as in events).
+            let field_path = match path {
+                None => key.clone(),
+                Some(parent) => format!("{parent}.{key}"),
+            };
             match value {
                 Json::Object(inner) => {
-                    nodes.extend(self.object(inner, &field_path, &here, in_or)?)
+                    nodes.extend(self.object(inner, Some(&field_path), &here, in_or)?)
                 }
                 Json::Array(items) => {
                     nodes.push(Node::Field(Arc::new(self.field(items, field_path, &here)?)))
@@ -183,7 +188,12 @@ impl Parser<'_> {
         Ok(nodes)
     }
 
-    fn or(&mut self, value: &Json, path: &str, location: &str) -> Result<Node, PatternError> {
+    fn or(
+        &mut self,
+        value: &Json,
+        path: Option<&str>,
+        location: &str,
+    ) -> Result<Node, PatternError> {
         let Json::Array(items) = value else {
             return Err(err(location, "$or must be followed by an array of objects"));
         };

@@ -13,6 +13,8 @@ pub struct Caseless {
     units: Vec<(String, String)>,
     /// A folded key usable for hash lookup, when folding is sound for this pattern.
     key: Option<String>,
+    /// Every spelling of every unit is a single ASCII byte.
+    ascii: bool,
 }
 
 impl Caseless {
@@ -38,7 +40,10 @@ impl Caseless {
                 (folded == fold_char(u)).then_some(folded)
             })
             .collect::<Option<String>>();
-        Caseless { units, key }
+        let ascii = units.iter().all(|(lower, upper)| {
+            lower.len() == 1 && upper.len() == 1 && lower.is_ascii() && upper.is_ascii()
+        });
+        Caseless { units, key, ascii }
     }
 
     /// The key under which this pattern can be found by [`fold_into`], if any.
@@ -48,7 +53,23 @@ impl Caseless {
 
     /// Does `s` equal the pattern, ignoring case?
     pub fn matches(&self, s: &str) -> bool {
+        if let Some(ascii) = self.ascii_units() {
+            // One byte per unit on both sides: compare position by position.
+            return s.len() == ascii.len()
+                && ascii
+                    .zip(s.bytes())
+                    .all(|((lower, upper), b)| b == lower || b == upper);
+        }
         self.run(s, vec![0]).contains(&s.len())
+    }
+
+    /// The units as byte pairs when every spelling of every unit is one ASCII byte.
+    fn ascii_units(&self) -> Option<impl ExactSizeIterator<Item = (u8, u8)> + '_> {
+        self.ascii.then(|| {
+            self.units
+                .iter()
+                .map(|(lower, upper)| (lower.as_bytes()[0], upper.as_bytes()[0]))
+        })
     }
 
     /// Does `s` start with the pattern, ignoring case?
