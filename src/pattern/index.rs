@@ -207,6 +207,8 @@ pub(crate) struct FieldIndex {
     but_checked: Vec<u32>,
     /// How many conditions need to know whether the path is present at all.
     pub(crate) presence_refs: u32,
+    /// How many deferred conditions need this path's values kept for later checks.
+    pub(crate) recorded_refs: u32,
     wants_value_of_numbers: bool,
 }
 
@@ -302,12 +304,23 @@ impl FieldIndex {
         }
     }
 
+    /// How many conditions already use the exact value of `op` (0 for other operators).
+    pub(crate) fn sharing(&self, op: &Op) -> usize {
+        match op {
+            Op::ExactString(s) => self.strings.get(s.as_str()).map_or(0, Vec::len),
+            Op::ExactNumber { raw, .. } => self.raw_numbers.get(raw.as_str()).map_or(0, Vec::len),
+            _ => 0,
+        }
+    }
+
     /// Removes every operator of the given conditions and rebuilds the index.
     pub(crate) fn remove(&mut self, conds: &[u32]) {
         let ops = std::mem::take(&mut self.ops);
         let presence_refs = self.presence_refs;
+        let recorded_refs = self.recorded_refs;
         *self = FieldIndex {
             presence_refs,
+            recorded_refs,
             ..FieldIndex::default()
         };
         for (cond, op) in ops {

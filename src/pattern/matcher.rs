@@ -14,13 +14,28 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::ast::Scalar;
+use std::sync::Arc;
+
+use super::ast::{Field, Op, Scalar};
 use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, consistent, scan};
 use super::index::FieldIndex;
 use super::json::JsonError;
 use super::parse::Pattern;
 use super::swar;
 use super::{Limits, PatternError};
+
+/// An exact value used by this many rules at one path is deferred in new rules.
+const WIDELY_SHARED: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strength {
+    /// Finds few sub-rules per event: indexed and counted.
+    Selective,
+    /// An exact value many rules share.
+    Wide,
+    /// Matches most values (`exists`, `anything-but`, literals) or absence.
+    Weak,
+}
 
 /// Identifies a rule inside one [`Matcher`] (stable until the rule is removed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,10 +57,14 @@ struct RuleEntry {
 #[derive(Default)]
 struct SubRule {
     rule: u32,
-    /// Conditions that need a matching value.
+    /// Indexed conditions that need a matching value (the counter's target).
     strict: u32,
-    /// Every condition with a value list (strict and optional).
+    /// Every indexed condition (strict and optional).
     conds: Vec<u32>,
+    /// Conditions checked only once the indexed ones hold: weak ones (`exists`,
+    /// `anything-but`, `true`/`false`/`null`) and exact values many rules share, when
+    /// the sub-rule has a selective condition to be found by. (condition, path).
+    deferred: Vec<(u32, u32)>,
     /// `[{"exists": false}, ...]` conditions: (condition, path).
     optional: Vec<(u32, u32)>,
     /// Paths that must be absent.
@@ -87,6 +106,8 @@ pub struct Matcher {
     fields: Vec<FieldIndex>,
     /// Sub-rules without strict conditions: checked for every event.
     always: Vec<u32>,
+    /// The field of each deferred condition (checked against recorded values).
+    deferred_fields: FxHashMap<u32, Arc<Field>>,
     /// How to enter the top-level object (its expected keys).
     root: Visit,
     /// The object paths as a tree: children of each descending path by key.
@@ -146,6 +167,7 @@ impl Matcher {
             paths: FxHashMap::default(),
             fields: Vec::new(),
             always: Vec::new(),
+            deferred_fields: FxHashMap::default(),
             root: Visit {
                 descend: true,
                 ..Visit::SKIP
@@ -207,8 +229,16 @@ impl Matcher {
                 rule,
                 ..SubRule::default()
             };
-            for field in branch {
-                let path = self.intern_path(&field.path);
+            let paths: Vec<u32> = branch.iter().map(|f| self.intern_path(&f.path)).collect();
+            // Defer weak and widely shared conditions when a selective one can find
+            // the sub-rule: fewer conditions are touched per event.
+            let kinds: Vec<Strength> = branch
+                .iter()
+                .zip(&paths)
+                .map(|(field, &path)| self.strength(field, path))
+                .collect();
+            let has_anchor = kinds.contains(&Strength::Selective);
+            for ((field, &path), kind) in branch.iter().zip(&paths).zip(kinds) {
                 if field.absent_ok {
                     self.fields[path as usize].presence_refs += 1;
                 }
@@ -226,6 +256,12 @@ impl Matcher {
                         need: 0,
                     },
                 );
+                if has_anchor && kind != Strength::Selective && !field.absent_ok {
+                    entry.deferred.push((cond, path));
+                    self.fields[path as usize].recorded_refs += 1;
+                    self.deferred_fields.insert(cond, Arc::clone(field));
+                    continue;
+                }
                 for alternative in &field.alternatives {
                     self.fields[path as usize].insert(cond, &alternative.op);
                 }
@@ -258,6 +294,29 @@ impl Matcher {
         );
         self.by_name.insert(name.to_string(), rule);
         self.assign_slots();
+    }
+
+    /// How well a field finds its sub-rule: weak operators match most values; an exact
+    /// value already used by many rules at this path is likely common.
+    fn strength(&self, field: &Field, path: u32) -> Strength {
+        let weak = |op: &Op| {
+            matches!(
+                op,
+                Op::Exists | Op::ExistsNotNull | Op::AnythingBut(_) | Op::Literal(_)
+            )
+        };
+        if field.absent_ok || field.alternatives.iter().any(|a| weak(&a.op)) {
+            return Strength::Weak;
+        }
+        let index = &self.fields[path as usize];
+        if field
+            .alternatives
+            .iter()
+            .any(|a| index.sharing(&a.op) >= WIDELY_SHARED)
+        {
+            return Strength::Wide;
+        }
+        Strength::Selective
     }
 
     /// Numbers the expected keys of every object path (so a scan knows when it has
@@ -356,6 +415,12 @@ impl Matcher {
                     .entry(self.conds[cond as usize].path)
                     .or_default()
                     .push(cond);
+                self.free_conds.push(cond);
+            }
+            for &(cond, path) in &subrule.deferred {
+                let refs = &mut self.fields[path as usize].recorded_refs;
+                *refs = refs.saturating_sub(1);
+                self.deferred_fields.remove(&cond);
                 self.free_conds.push(cond);
             }
             self.always.retain(|&s| s != sub);
@@ -466,35 +531,59 @@ impl Matcher {
                 return false;
             }
         }
-        if s.hits.is_empty() {
+        // Deferred conditions: a recorded value at the path must satisfy them. Values
+        // inside arrays join the consistency check below.
+        let mut lists: Vec<Vec<(u32, u32)>> = Vec::new();
+        for &(cond, path) in &subrule.deferred {
+            let Some(field) = self.deferred_fields.get(&cond) else {
+                return false;
+            };
+            let mut trails = Vec::new();
+            let mut found = false;
+            for r in s.recorded.iter().filter(|r| r.path == path) {
+                let value = r.scalar(&s.recorded_text);
+                if field.alternatives.iter().any(|a| a.op.matches(&value)) {
+                    found = true;
+                    if r.trail.1 == 0 {
+                        trails.clear();
+                        break;
+                    }
+                    trails.push(r.trail);
+                }
+            }
+            if !found {
+                return false;
+            }
+            if !trails.is_empty() {
+                lists.push(trails);
+            }
+        }
+        if s.hits.is_empty() && lists.is_empty() {
             return true;
         }
         // Conditions met only by values inside arrays must be met consistently.
-        let mut tied: Vec<u32> = subrule
-            .conds
-            .iter()
-            .copied()
-            .filter(|&c| {
-                let state = s.cond_state[c as usize];
-                state.seen == s.epoch && state.free != s.epoch
-            })
-            .collect();
-        if tied.len() < 2 {
-            return true;
-        }
+        let tied = subrule.conds.iter().copied().filter(|&c| {
+            let state = s.cond_state[c as usize];
+            state.seen == s.epoch && state.free != s.epoch
+        });
         if !s.hits_sorted {
             s.hits.sort_unstable_by_key(|h| h.cond);
             s.hits_sorted = true;
         }
-        let mut lists: Vec<&[Hit]> = tied
-            .drain(..)
-            .map(|c| {
-                let start = s.hits.partition_point(|h| h.cond < c);
-                let end = s.hits.partition_point(|h| h.cond <= c);
-                &s.hits[start..end]
-            })
-            .collect();
-        lists.sort_by_key(|l| l.len());
+        for c in tied {
+            let start = s.hits.partition_point(|h| h.cond < c);
+            let end = s.hits.partition_point(|h| h.cond <= c);
+            lists.push(
+                s.hits[start..end]
+                    .iter()
+                    .map(|h| (h.start, h.len))
+                    .collect(),
+            );
+        }
+        if lists.len() < 2 {
+            return true;
+        }
+        lists.sort_by_key(Vec::len);
         let mut chosen: Vec<&[ArrayPos]> = Vec::with_capacity(lists.len());
         let mut budget = 1_000_000u32;
         choose(&lists, &s.trails, &mut chosen, &mut budget)
@@ -503,7 +592,7 @@ impl Matcher {
 
 /// Depth-first search for one value per condition, all pairwise consistent.
 fn choose<'a>(
-    lists: &[&[Hit]],
+    lists: &[Vec<(u32, u32)>],
     trails: &'a [ArrayPos],
     chosen: &mut Vec<&'a [ArrayPos]>,
     budget: &mut u32,
@@ -511,12 +600,14 @@ fn choose<'a>(
     let Some((first, rest)) = lists.split_first() else {
         return true;
     };
-    for hit in *first {
+    for &(start, len) in first {
         if *budget == 0 {
             return false;
         }
         *budget -= 1;
-        let trail = &trails[hit.start as usize..(hit.start + hit.len) as usize];
+        let Some(trail) = trails.get(start as usize..(start + len) as usize) else {
+            continue;
+        };
         if chosen.iter().all(|other| consistent(trail, other)) {
             chosen.push(trail);
             if choose(rest, trails, chosen, budget) {
@@ -548,6 +639,40 @@ struct Hit {
     len: u32,
 }
 
+/// A value kept for deferred conditions.
+struct Recorded {
+    path: u32,
+    kind: RecordedKind,
+    /// Byte range of the text in `Scratch::recorded_text`.
+    text: (u32, u32),
+    /// Range of the trail in `Scratch::trails`.
+    trail: (u32, u32),
+}
+
+#[derive(Clone, Copy)]
+enum RecordedKind {
+    Str,
+    Num,
+    True,
+    False,
+    Null,
+}
+
+impl Recorded {
+    fn scalar<'t>(&self, text: &'t str) -> Scalar<'t> {
+        let t = text
+            .get(self.text.0 as usize..self.text.1 as usize)
+            .unwrap_or_default();
+        match self.kind {
+            RecordedKind::Str => Scalar::Str(t.into()),
+            RecordedKind::Num => Scalar::Num(t.into()),
+            RecordedKind::True => Scalar::True,
+            RecordedKind::False => Scalar::False,
+            RecordedKind::Null => Scalar::Null,
+        }
+    }
+}
+
 /// Per-event state of one condition (epoch stamps).
 #[derive(Clone, Copy, Default)]
 struct CondState {
@@ -573,6 +698,9 @@ pub struct Scratch {
     fold: String,
     /// Conditions satisfied by the value being processed.
     found: Vec<u32>,
+    /// Values kept for deferred conditions, their text in `recorded_text`.
+    recorded: Vec<Recorded>,
+    recorded_text: String,
     scan: ScanBuffers,
 }
 
@@ -601,6 +729,8 @@ impl Scratch {
         self.hits.clear();
         self.hits_sorted = false;
         self.trails.clear();
+        self.recorded.clear();
+        self.recorded_text.clear();
     }
 }
 
@@ -671,6 +801,33 @@ impl Sink for MatchSink<'_, '_> {
         if field.presence_refs > 0 {
             s.path_stamp[id as usize] = epoch;
         }
+        let mut trail_range: Option<(u32, u32)> = None;
+        if field.recorded_refs > 0 {
+            let start = s.recorded_text.len() as u32;
+            let kind = match &value {
+                Scalar::Str(t) => {
+                    s.recorded_text.push_str(t);
+                    RecordedKind::Str
+                }
+                Scalar::Num(t) => {
+                    s.recorded_text.push_str(t);
+                    RecordedKind::Num
+                }
+                Scalar::True => RecordedKind::True,
+                Scalar::False => RecordedKind::False,
+                Scalar::Null => RecordedKind::Null,
+            };
+            let trail_at = s.trails.len() as u32;
+            s.trails.extend_from_slice(trail);
+            let range = (trail_at, trail.len() as u32);
+            trail_range = Some(range);
+            s.recorded.push(Recorded {
+                path: id,
+                kind,
+                text: (start, s.recorded_text.len() as u32),
+                trail: range,
+            });
+        }
         let mut fold = std::mem::take(&mut s.fold);
         let mut found = std::mem::take(&mut s.found);
         found.clear();
@@ -685,9 +842,11 @@ impl Sink for MatchSink<'_, '_> {
                 s.cond_state[cond as usize].free = epoch;
             }
         } else {
-            let start = s.trails.len() as u32;
-            s.trails.extend_from_slice(trail);
-            let len = trail.len() as u32;
+            let (start, len) = *trail_range.get_or_insert_with(|| {
+                let start = s.trails.len() as u32;
+                s.trails.extend_from_slice(trail);
+                (start, trail.len() as u32)
+            });
             s.hits
                 .extend(found.iter().map(|&cond| Hit { cond, start, len }));
         }
