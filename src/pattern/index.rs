@@ -183,7 +183,8 @@ pub(crate) struct FieldIndex {
     ops: Vec<(u32, Op)>,
     strings: FxHashMap<Box<str>, Vec<u32>>,
     raw_numbers: FxHashMap<Box<str>, Vec<u32>>,
-    numbers: FxHashMap<u64, Vec<u32>>,
+    /// Comparable numbers by [`number::decimal_key`].
+    numbers: FxHashMap<Box<[u8]>, Vec<u32>>,
     literals: [Vec<u32>; 3],
     ips: Vec<(IpRange, u32)>,
     prefixes: ByLength<u32>,
@@ -239,13 +240,15 @@ impl FieldIndex {
                 .push(cond),
             Op::ExactIp(range) | Op::Cidr(range) => self.ips.push((*range, cond)),
             Op::ExactNumber { raw, value } => {
-                self.raw_numbers
-                    .entry(raw.as_str().into())
-                    .or_default()
-                    .push(cond);
-                if let Some(v) = value {
-                    self.numbers.entry(number::key(*v)).or_default().push(cond);
-                    self.wants_value_of_numbers = true;
+                // A comparable number is found by value (which covers its own spelling);
+                // any other only by its spelling.
+                match number::decimal_key(raw, &mut [0u8; 64]).filter(|_| value.is_some()) {
+                    Some(key) => self.numbers.entry(key.into()).or_default().push(cond),
+                    None => self
+                        .raw_numbers
+                        .entry(raw.as_str().into())
+                        .or_default()
+                        .push(cond),
                 }
             }
             Op::Literal(l) => self.literals[literal_slot(*l)].push(cond),
@@ -308,7 +311,13 @@ impl FieldIndex {
     pub(crate) fn sharing(&self, op: &Op) -> usize {
         match op {
             Op::ExactString(s) => self.strings.get(s.as_str()).map_or(0, Vec::len),
-            Op::ExactNumber { raw, .. } => self.raw_numbers.get(raw.as_str()).map_or(0, Vec::len),
+            Op::ExactNumber { raw, .. } => {
+                let by_value =
+                    number::decimal_key(raw, &mut [0u8; 64]).and_then(|k| self.numbers.get(k));
+                by_value
+                    .or_else(|| self.raw_numbers.get(raw.as_str()))
+                    .map_or(0, Vec::len)
+            }
             _ => 0,
         }
     }
@@ -367,7 +376,23 @@ impl FieldIndex {
     }
 
     fn collect_number(&self, raw: &str, emit: &mut impl FnMut(u32)) {
-        if let Some(conds) = self.raw_numbers.get(raw) {
+        if !self.raw_numbers.is_empty()
+            && let Some(conds) = self.raw_numbers.get(raw)
+        {
+            conds.iter().for_each(|&c| emit(c));
+        }
+        // Whether the spelling is exactly a double is only worked out when some
+        // condition would take the value.
+        let mut exact = None;
+        let mut is_exact = || {
+            *exact
+                .get_or_insert_with(|| number::parse(raw).is_some_and(|v| number::is_exact(raw, v)))
+        };
+        if !self.numbers.is_empty()
+            && let Some(key) = number::decimal_key(raw, &mut [0u8; 64])
+            && let Some(conds) = self.numbers.get(key)
+            && is_exact()
+        {
             conds.iter().for_each(|&c| emit(c));
         }
         if !self.wants_value_of_numbers {
@@ -376,17 +401,11 @@ impl FieldIndex {
         let Some(v) = number::parse(raw) else {
             return;
         };
-        // Whether the spelling is exactly the double is only worked out when some
-        // condition would take the value.
-        let mut exact = None;
         let mut gated = |cond| {
-            if *exact.get_or_insert_with(|| number::is_exact(raw, v)) {
+            if is_exact() {
                 emit(cond);
             }
         };
-        if let Some(conds) = self.numbers.get(&number::key(v)) {
-            conds.iter().for_each(|&c| gated(c));
-        }
         self.ranges.query(v, &mut gated);
     }
 

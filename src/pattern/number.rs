@@ -33,7 +33,83 @@ pub fn is_exact(raw: &str, value: f64) -> bool {
     }
     let mut buffer = ryu::Buffer::new();
     let shortest = buffer.format_finite(value);
-    same_decimal(raw, shortest)
+    // Most producers write the shortest form themselves, in the same notation.
+    raw == shortest || same_decimal(raw, shortest)
+}
+
+/// Writes a canonical form of a number's decimal value into `out` (sign, significant
+/// digits, exponent) and returns it: texts of equal value get equal keys (`300`, `3e2`,
+/// `300.0`; `-0` and `0`). For comparable numbers equal keys mean equal doubles, so
+/// exact matching needs no float parsing. `None` when the text is not a number or has
+/// more significant digits than any comparable number (more than 40).
+pub fn decimal_key<'b>(raw: &str, out: &'b mut [u8; 64]) -> Option<&'b [u8]> {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    let mut len = 0;
+    if bytes.first() == Some(&b'-') {
+        out[0] = b'-';
+        len = 1;
+        i = 1;
+    }
+    let digits_start = len;
+    // Significant digits go to `out`; `point` counts digits before the decimal point
+    // (after leading zeros are dropped), adjusted by leading zeros after the point.
+    let mut point: i64 = 0;
+    let mut in_fraction = false;
+    let mut trailing_zeros = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'0'..=b'9' => {
+                if len == digits_start && b == b'0' {
+                    if in_fraction {
+                        point -= 1;
+                    }
+                } else {
+                    *out.get_mut(len)? = b;
+                    len += 1;
+                    trailing_zeros = if b == b'0' { trailing_zeros + 1 } else { 0 };
+                    if !in_fraction {
+                        point += 1;
+                    }
+                }
+            }
+            b'.' => in_fraction = true,
+            _ => break,
+        }
+        i += 1;
+        if len > 42 {
+            return None;
+        }
+    }
+    let exponent: i64 = match bytes.get(i) {
+        Some(b'e' | b'E') => raw.get(i + 1..)?.parse().ok()?,
+        None => 0,
+        Some(_) => return None,
+    };
+    len -= trailing_zeros;
+    if len == digits_start {
+        out[0] = b'0';
+        return Some(&out[..1]);
+    }
+    let mut e = point.checked_add(exponent)?;
+    *out.get_mut(len)? = b'e';
+    len += 1;
+    if e < 0 {
+        *out.get_mut(len)? = b'-';
+        len += 1;
+        e = -e;
+    }
+    let start = len;
+    loop {
+        *out.get_mut(len)? = b'0' + (e % 10) as u8;
+        len += 1;
+        e /= 10;
+        if e == 0 {
+            break;
+        }
+    }
+    out[start..len].reverse();
+    Some(&out[..len])
 }
 
 /// The bits used to key a comparable number in hash maps (`-0` already folded to `0`).
@@ -155,6 +231,22 @@ mod tests {
         assert_eq!(comparable("1e301"), Some(1e301));
         assert_eq!(comparable("-1000000000000001"), Some(-1000000000000001.0));
         assert_eq!(comparable("0.30000000000000004"), Some(0.30000000000000004));
+    }
+
+    #[test]
+    fn decimal_keys_agree_for_equal_values() {
+        let key = |s: &str| super::decimal_key(s, &mut [0u8; 64]).map(<[u8]>::to_vec);
+        assert_eq!(key("300"), key("3e2"));
+        assert_eq!(key("300"), key("300.000"));
+        assert_eq!(key("0.5"), key("5e-1"));
+        assert_eq!(key("-0"), key("0.0"));
+        assert_ne!(key("300"), key("-300"));
+        assert_ne!(key("301"), key("300"));
+        assert_ne!(key("30"), key("300"));
+        assert_eq!(key("0.0012"), key("1.2e-3"));
+        assert_eq!(key("120"), key("1.2e2"));
+        assert_ne!(key("0.012"), key("0.0012"));
+        assert_eq!(key("-122.38871838371378"), key("-1.2238871838371378e2"));
     }
 
     #[test]
