@@ -582,7 +582,9 @@ fn pattern_over(paths: &'static [&'static [&'static str]]) -> BoxedStrategy<Stri
     ];
     prop::collection::vec(node, 1..4)
         .prop_map(|nodes| pattern_text(&nodes))
-        .prop_filter("within EventBridge's size limits", within_limits)
+        .prop_filter("within EventBridge's size limits", |t: &String| {
+            within_limits(t)
+        })
         .boxed()
 }
 
@@ -598,7 +600,9 @@ fn sibling_pattern() -> BoxedStrategy<String> {
     let node = prop_oneof![4 => field(SIBLINGS), 1 => or_of(SIBLINGS, false)];
     prop::collection::vec(node, 2..4)
         .prop_map(|nodes| pattern_text(&nodes))
-        .prop_filter("within EventBridge's size limits", within_limits)
+        .prop_filter("within EventBridge's size limits", |t: &String| {
+            within_limits(t)
+        })
         .boxed()
 }
 
@@ -666,7 +670,7 @@ fn with_filler_key(event: &str, filler: usize) -> String {
 /// Large `$or` combinations can exceed the pattern length (2,048 characters) or the
 /// number of combinations (1,000): those are discarded. Any other rejection is a bug in
 /// the generator and surfaces in [`parse`].
-fn within_limits(text: &String) -> bool {
+fn within_limits(text: &str) -> bool {
     match Pattern::parse(text) {
         Ok(_) => true,
         Err(e) => !e.reason.contains("the limit is"),
@@ -1409,7 +1413,9 @@ fn concurrent_matching_agrees_with_single_thread() {
 
     let threads = 4;
     let rounds = 3;
-    let results: Vec<Vec<(usize, Vec<String>, Vec<String>)>> = std::thread::scope(|s| {
+    // per thread: (event index, names from `matches`, names from `matches_with`)
+    type Seen = Vec<(usize, Vec<String>, Vec<String>)>;
+    let results: Vec<Seen> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let m = &m;

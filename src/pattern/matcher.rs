@@ -330,7 +330,9 @@ impl Matcher {
                 None => (None, key.to_vec()),
             }
         };
-        let mut children: BTreeMap<Parent, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+        // Per parent: (key name inside the parent, full path).
+        type Kids = Vec<(Vec<u8>, Vec<u8>)>;
+        let mut children: BTreeMap<Parent, Kids> = BTreeMap::new();
         for key in self.paths.keys() {
             let (parent, name) = split(key);
             children
