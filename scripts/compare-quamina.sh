@@ -4,14 +4,9 @@
 #   scripts/compare-quamina.sh [DATA_DIR] [PASSES]
 # Prints a Markdown table: workload, rules, Eventyard ev/s, quamina ev/s, ratio, counts check.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
-data="${1:-$here/target/bench-data}"
-passes="${2:-5}"
-target="${CARGO_TARGET_DIR:-$here/target}"
-if [ ! -f "$data/workloads.tsv" ]; then
-  bash "$here/benches/kit/make_data.sh" "$data" >&2
-fi
-cargo build --release --no-default-features --example match_bench --example quamina_bench --manifest-path "$here/Cargo.toml" >&2
+examples="match_bench quamina_bench"
+# shellcheck source=scripts/bench-common.sh
+source "$(dirname "$0")/bench-common.sh"
 ours="$target/release/examples/match_bench"
 theirs="$target/release/examples/quamina_bench"
 tmp="$(mktemp -d)"

@@ -38,10 +38,15 @@ impl std::fmt::Debug for Run {
 
 /// Runs `eventyard ARGS` with `stdin` as standard input.
 fn run(args: &[&str], stdin: &[u8]) -> Run {
+    run_with_stdout(args, stdin, Stdio::piped())
+}
+
+/// Runs `eventyard ARGS` feeding `stdin`, with its standard output going to `stdout`.
+fn run_with_stdout(args: &[&str], stdin: &[u8], stdout: Stdio) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventyard"))
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start eventyard");
@@ -1382,25 +1387,7 @@ fn explain_sns_policy_both_scopes() {
 fn run_into_closed_pipe(args: &[&str], stdin: &[u8]) -> Run {
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventyard"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start eventyard");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let output = child.wait_with_output().expect("wait for eventyard");
-    feeder.join().expect("stdin writer");
-    Run {
-        status: output.status.code(),
-        stdout: Vec::new(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_with_stdout(args, stdin, Stdio::from(writer))
 }
 
 #[test]

@@ -44,6 +44,15 @@ fn load(file: &str, pattern_key: &str, event_key: &str) -> Vec<Case> {
         .collect()
 }
 
+fn assert_all_pass(failures: &[String], total: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn eventbridge_corpus() {
     let cases = load("eventbridge-patterns.jsonl", "pattern", "event");
@@ -75,13 +84,7 @@ fn eventbridge_corpus() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases fail:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_all_pass(&failures, cases.len());
 }
 
 #[test]
@@ -109,11 +112,5 @@ fn sns_corpus() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases fail:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_all_pass(&failures, cases.len());
 }
