@@ -13,7 +13,9 @@ fuzz/seeds/<target>/:
 
 Texts are taken verbatim from the corpus lines (numbers keep their spelling:
 300.0, 3e2, 1e400 ...); with "raw": true the JSON string's content is the text.
-Re-running replaces the seed directories. Usage: python3 fuzz/make_seeds.py
+Texts longer than MAX_LEN bytes (the -max_len the runs use) are skipped: libFuzzer
+would only truncate them. Re-running replaces the seed directories.
+Usage: python3 fuzz/make_seeds.py
 """
 
 import hashlib
@@ -24,6 +26,7 @@ import shutil
 FUZZ = pathlib.Path(__file__).resolve().parent
 DATA = FUZZ.parent / "tests" / "data"
 DECODER = json.JSONDecoder()
+MAX_LEN = 4096
 
 
 def raw_members(line):
@@ -70,6 +73,8 @@ def cases(name, pattern_key, event_key):
 
 def write(target, name, text, seen):
     data = text.encode("utf-8")
+    if len(data) > MAX_LEN:
+        return
     digest = hashlib.sha1(data).hexdigest()[:12]
     if digest in seen[target]:
         return

@@ -1475,3 +1475,85 @@ fn explain_agrees_with_reference_matches() {
         );
     }
 }
+
+// =====================================================================================
+// Regressions found by fuzzing (fuzz/regressions/): each must stay fast and exact.
+// =====================================================================================
+
+/// Both evaluations of one pattern/event pair; panics if they disagree with `want`.
+fn assert_both(pattern: &str, event: &str, want: bool) {
+    let p = Pattern::parse(pattern).unwrap();
+    assert_eq!(
+        reference_matches(&p, event.as_bytes()).unwrap(),
+        want,
+        "reference"
+    );
+    let mut m = Matcher::new();
+    m.add_rule("r", pattern).unwrap();
+    assert_eq!(
+        !m.matches(event.as_bytes()).unwrap().is_empty(),
+        want,
+        "matches"
+    );
+    let mut scratch = Scratch::default();
+    let mut ids = Vec::new();
+    m.matches_with(event.as_bytes(), &mut scratch, &mut ids)
+        .unwrap();
+    assert_eq!(!ids.is_empty(), want, "matches_with");
+}
+
+/// Eight independent arrays used to multiply the array-consistency search past its
+/// budget, turning a match (a[3] holds both x and y) into a miss.
+#[test]
+fn independent_arrays_do_not_exhaust_the_consistency_search() {
+    let fields: String = ('b'..='i').map(|c| format!(",\"{c}\":[1]")).collect();
+    let pattern = format!(r#"{{"a":{{"x":[1],"y":[1]}}{fields}}}"#);
+    let arrays: String = ('b'..='i').map(|c| format!(",\"{c}\":[1,1,1,1]")).collect();
+    let event = format!(
+        r#"{{"a":[{{"x":1}},{{"x":1}},{{"x":1}},{{"x":1,"y":1}},{{"y":1}},{{"y":1}},{{"y":1}},{{"y":1}}]{arrays}}}"#
+    );
+    assert_both(&pattern, &event, true);
+}
+
+/// The reference evaluation (explain) searched all 10^8 combinations of eight
+/// unrelated arrays before finding that a.x and a.y never share an element.
+#[test]
+fn explain_does_not_search_unrelated_arrays_exhaustively() {
+    let fields: String = (0..8).map(|i| format!(",\"b{i}\":[1]")).collect();
+    let pattern = format!(r#"{{"a":{{"x":[1]}}{fields},"a.y":[1]}}"#);
+    let arrays: String = (0..8)
+        .map(|i| format!(",\"b{i}\":[1,1,1,1,1,1,1,1,1,1]"))
+        .collect();
+    let event = format!(r#"{{"a":[{{"x":1}},{{"y":1}}]{arrays}}}"#);
+    assert_both(&pattern, &event, false);
+}
+
+/// suffix + equals-ignore-case was quadratic in the value's length.
+#[test]
+fn caseless_suffix_is_linear() {
+    let pattern = format!(
+        r#"{{"x":[{{"suffix":{{"equals-ignore-case":"{}"}}}}]}}"#,
+        "a".repeat(1000)
+    );
+    assert_both(
+        &pattern,
+        &format!(r#"{{"x":"{}"}}"#, "A".repeat(3000)),
+        true,
+    );
+    assert_both(
+        &pattern,
+        &format!(r#"{{"x":"{}b"}}"#, "a".repeat(3000)),
+        false,
+    );
+    let jpg = r#"{"detail":{"name":[{"suffix":{"equals-ignore-case":".JPG"}}]}}"#;
+    assert_both(
+        jpg,
+        &format!(r#"{{"detail":{{"name":"{}"}}}}"#, ".".repeat(262_000)),
+        false,
+    );
+    assert_both(
+        jpg,
+        &format!(r#"{{"detail":{{"name":"{}.jpg"}}}}"#, ".".repeat(262_000)),
+        true,
+    );
+}

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::ast::{Branch, Field, Op, Scalar};
-use super::flatten::{AllValues, ArrayPos, consistent};
+use super::consistency::choose_consistent;
+use super::flatten::{AllValues, ArrayPos};
 use super::json::JsonError;
 use super::number::comparable;
 use super::parse::Pattern;
@@ -248,22 +249,8 @@ fn near_miss(op: &Op, value: &Scalar<'_>) -> Option<String> {
 
 /// Is there one value per tied field such that all are pairwise consistent?
 fn jointly_consistent(tied: &[(usize, Vec<&[ArrayPos]>)]) -> bool {
-    fn go<'a>(rest: &[(usize, Vec<&'a [ArrayPos]>)], chosen: &mut Vec<&'a [ArrayPos]>) -> bool {
-        let Some(((_, options), tail)) = rest.split_first() else {
-            return true;
-        };
-        for t in options {
-            if chosen.iter().all(|c| consistent(c, t)) {
-                chosen.push(t);
-                if go(tail, chosen) {
-                    return true;
-                }
-                chosen.pop();
-            }
-        }
-        false
-    }
-    go(tied, &mut Vec::new())
+    let options: Vec<Vec<&[ArrayPos]>> = tied.iter().map(|(_, trails)| trails.clone()).collect();
+    choose_consistent(&options)
 }
 
 impl Explanation {

@@ -14,7 +14,7 @@ use super::json::{JsonError, line_column, scan_number, scan_string};
 use super::swar;
 
 /// The position of a value inside one enclosing array.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ArrayPos {
     /// Which array of the event (numbered in document order from 0).
     pub array: u32,

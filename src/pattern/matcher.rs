@@ -17,7 +17,8 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use super::ast::{Field, Op, Scalar};
-use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, consistent, scan};
+use super::consistency::choose_consistent;
+use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, scan};
 use super::index::FieldIndex;
 use super::json::JsonError;
 use super::parse::Pattern;
@@ -585,40 +586,17 @@ impl Matcher {
         if lists.len() < 2 {
             return true;
         }
-        lists.sort_by_key(Vec::len);
-        let mut chosen: Vec<&[ArrayPos]> = Vec::with_capacity(lists.len());
-        let mut budget = 1_000_000u32;
-        choose(&lists, &s.trails, &mut chosen, &mut budget)
+        let trails = &s.trails;
+        let options: Vec<Vec<&[ArrayPos]>> = lists
+            .iter()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|&(start, len)| trails.get(start as usize..(start + len) as usize))
+                    .collect()
+            })
+            .collect();
+        choose_consistent(&options)
     }
-}
-
-/// Depth-first search for one value per condition, all pairwise consistent.
-fn choose<'a>(
-    lists: &[Vec<(u32, u32)>],
-    trails: &'a [ArrayPos],
-    chosen: &mut Vec<&'a [ArrayPos]>,
-    budget: &mut u32,
-) -> bool {
-    let Some((first, rest)) = lists.split_first() else {
-        return true;
-    };
-    for &(start, len) in first {
-        if *budget == 0 {
-            return false;
-        }
-        *budget -= 1;
-        let Some(trail) = trails.get(start as usize..(start + len) as usize) else {
-            continue;
-        };
-        if chosen.iter().all(|other| consistent(trail, other)) {
-            chosen.push(trail);
-            if choose(rest, trails, chosen, budget) {
-                return true;
-            }
-            chosen.pop();
-        }
-    }
-    false
 }
 
 fn take_slot(free: &mut Vec<u32>, len: usize) -> u32 {

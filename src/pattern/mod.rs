@@ -22,6 +22,7 @@
 //! ```
 
 mod ast;
+mod consistency;
 mod explain;
 mod flatten;
 mod index;

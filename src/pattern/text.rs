@@ -79,8 +79,25 @@ impl Caseless {
 
     /// Does `s` end with the pattern, ignoring case?
     pub fn is_suffix_of(&self, s: &str) -> bool {
-        let starts = (0..=s.len()).filter(|&i| s.is_char_boundary(i)).collect();
-        self.run(s, starts).contains(&s.len())
+        // Match the units backwards from the end: linear in the pattern.
+        let bytes = s.as_bytes();
+        let mut positions = vec![s.len()];
+        for (lower, upper) in self.units.iter().rev() {
+            let mut next = Vec::with_capacity(positions.len());
+            for &p in &positions {
+                for alt in [lower, upper] {
+                    if bytes[..p].ends_with(alt.as_bytes()) {
+                        next.push(p - alt.len());
+                    }
+                }
+            }
+            dedup(&mut next);
+            if next.is_empty() {
+                return false;
+            }
+            positions = next;
+        }
+        true
     }
 
     /// Advances a set of byte offsets through every unit; returns the reachable ends.
@@ -91,19 +108,26 @@ impl Caseless {
             for &p in &positions {
                 for alt in [lower, upper] {
                     if bytes[p..].starts_with(alt.as_bytes()) {
-                        let end = p + alt.len();
-                        if !next.contains(&end) {
-                            next.push(end);
-                        }
+                        next.push(p + alt.len());
                     }
                 }
             }
+            dedup(&mut next);
             if next.is_empty() {
                 return next;
             }
             positions = next;
         }
         positions
+    }
+}
+
+/// Removes repeated offsets (the sets stay tiny; sorting keeps the worst case
+/// `n log n` rather than quadratic).
+fn dedup(positions: &mut Vec<usize>) {
+    if positions.len() > 1 {
+        positions.sort_unstable();
+        positions.dedup();
     }
 }
 
