@@ -352,31 +352,32 @@ impl Matcher {
             }
         }
         self.root.children = 0;
-        self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
-        for (parent, mut kids) in children {
+        // First every path's slot and expected-key count, then the lookup maps (which
+        // hold copies of the finished visits).
+        for (parent, kids) in &mut children {
             kids.sort_unstable();
             let count = if kids.len() <= 64 {
                 kids.len() as u8
             } else {
                 0
             };
-            let id = match &parent {
-                None => {
-                    self.root.children = count;
-                    0
-                }
+            match parent {
+                None => self.root.children = count,
                 Some(p) => {
                     if let Some(visit) = self.paths.get_mut(p.as_slice()) {
                         visit.children = count;
                     }
-                    node_of.get(p).copied().unwrap_or(0)
                 }
-            };
+            }
             for (slot, (_, full)) in kids.iter().enumerate() {
                 if let Some(visit) = self.paths.get_mut(full.as_slice()) {
                     visit.slot = if count > 0 { slot as u8 } else { NO_SLOT };
                 }
             }
+        }
+        self.nodes = (0..=node_of.len()).map(|_| ChildMap::default()).collect();
+        for (parent, kids) in children {
+            let id = parent.and_then(|p| node_of.get(&p).copied()).unwrap_or(0);
             let map = &mut self.nodes[id as usize];
             for (name, full) in kids {
                 if let Some(visit) = self.paths.get(full.as_slice()).copied() {
