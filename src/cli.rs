@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::pattern::json::{self, Json};
 use crate::pattern::sns::{FilterPolicy, Scope};
-use crate::pattern::{Matcher, Pattern, PatternError, explain};
+use crate::pattern::{Limits, Matcher, Pattern, PatternError, explain};
 
 /// Eventyard: design, run and export event-driven systems.
 #[derive(Parser, Debug)]
@@ -54,10 +54,33 @@ struct SourceArgs {
     sns_policy: Option<String>,
 }
 
+/// Pattern limits (EventBridge's quotas by default).
+#[derive(Args, Debug, Clone, Copy)]
+struct LimitArgs {
+    /// Longest pattern accepted, in characters.
+    #[arg(long, default_value_t = 2048)]
+    max_pattern_chars: usize,
+    /// Most sub-patterns an `$or` may expand into.
+    #[arg(long, default_value_t = 1000)]
+    max_combinations: usize,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(l: LimitArgs) -> Limits {
+        Limits {
+            max_pattern_chars: l.max_pattern_chars,
+            max_combinations: l.max_combinations,
+            ..Limits::default()
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 struct MatchArgs {
     #[command(flatten)]
     source: SourceArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Filter policy scope (with --sns-policy).
     #[arg(long, value_enum, default_value_t = ScopeArg::Attributes)]
     scope: ScopeArg,
@@ -73,6 +96,8 @@ struct MatchArgs {
 
 #[derive(Args, Debug)]
 struct ExplainArgs {
+    #[command(flatten)]
+    limits: LimitArgs,
     /// An EventBridge pattern: inline JSON or @FILE.
     #[arg(
         long,
@@ -181,7 +206,7 @@ fn build_filter(args: &MatchArgs) -> Result<Filter, Fatal> {
     let source = &args.source;
     if let Some(p) = &source.pattern {
         let (text, name) = inline_or_file(p)?;
-        let mut m = Matcher::new();
+        let mut m = Matcher::with_limits(args.limits.into());
         m.add_rule(&name, &text)
             .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         return Ok(Filter::One(m));
@@ -198,7 +223,7 @@ fn build_filter(args: &MatchArgs) -> Result<Filter, Fatal> {
         ));
     };
     let (text, _) = inline_or_file(r)?;
-    Ok(Filter::Rules(load_rules(&text)?))
+    Ok(Filter::Rules(load_rules(&text, args.limits.into())?))
 }
 
 /// Loads `{name: pattern}` or `[{"name": ..., "pattern": ...}]`.
@@ -238,9 +263,9 @@ pub fn load_rules_text(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(rules)
 }
 
-fn load_rules(text: &str) -> Result<Matcher, Fatal> {
+fn load_rules(text: &str, limits: Limits) -> Result<Matcher, Fatal> {
     let rules = load_rules_text(text).map_err(Fatal::usage)?;
-    let mut m = Matcher::new();
+    let mut m = Matcher::with_limits(limits);
     for (name, pattern) in rules {
         if m.pattern(&name).is_some() {
             return Err(Fatal::usage(format!(
@@ -371,7 +396,8 @@ fn run_explain(args: &ExplainArgs) -> Result<u8, Fatal> {
         policy.explain(event.trim().as_bytes())
     } else {
         let (text, name) = inline_or_file(args.pattern.as_deref().unwrap_or_default())?;
-        let pattern = Pattern::parse(&text).map_err(|e| Fatal::invalid_pattern(&name, &e))?;
+        let pattern = Pattern::parse_with(&text, &args.limits.into())
+            .map_err(|e| Fatal::invalid_pattern(&name, &e))?;
         explain(&pattern, event.trim().as_bytes())
     };
     let explanation = explanation.map_err(|e| Fatal::usage(format!("invalid event: {e}")))?;

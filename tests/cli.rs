@@ -1443,3 +1443,17 @@ fn usage_errors_exit_2() {
         assert!(!r.stderr.is_empty(), "{args:?}: {r:?}");
     }
 }
+
+#[test]
+fn pattern_size_limit_is_configurable() {
+    let big = format!(r#"{{"a":["{}"]}}"#, "x".repeat(3000));
+    let r = run(&["match", "--pattern", &big], b"{\"a\":\"b\"}\n");
+    assert_eq!(r.status, Some(2), "{r:?}");
+    assert!(r.stderr.contains("the limit is 2048"), "{r:?}");
+    let r = run(
+        &["match", "--max-pattern-chars", "5000", "--pattern", &big],
+        b"{\"a\":\"b\"}\n",
+    );
+    assert_eq!(r.status, Some(0), "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+}
