@@ -490,24 +490,17 @@ impl Matcher {
         out: &mut Vec<RuleId>,
         check: Check,
     ) -> Result<(), JsonError> {
-        scratch.begin(self);
-        let mut buffers = std::mem::take(&mut scratch.scan);
-        let result = scan(
-            event,
-            &mut MatchSink {
-                m: self,
-                s: scratch,
-            },
-            &mut buffers,
-            check,
-        );
-        scratch.scan = buffers;
-        result?;
-        self.finish(scratch, out);
+        let Scratch {
+            state,
+            scan: buffers,
+        } = scratch;
+        state.begin(self);
+        scan(event, &mut MatchSink { m: self, s: state }, buffers, check)?;
+        self.finish(state, out);
         Ok(())
     }
 
-    fn finish(&self, s: &mut Scratch, out: &mut Vec<RuleId>) {
+    fn finish(&self, s: &mut State, out: &mut Vec<RuleId>) {
         let complete = std::mem::take(&mut s.complete);
         for &sub in complete.iter().chain(&self.always) {
             let rule = self.subrules[sub as usize].rule;
@@ -520,7 +513,7 @@ impl Matcher {
     }
 
     /// Checks absences and array consistency of a sub-rule whose counter is full.
-    fn confirm(&self, sub: u32, s: &mut Scratch) -> bool {
+    fn confirm(&self, sub: u32, s: &mut State) -> bool {
         let subrule = &self.subrules[sub as usize];
         if subrule
             .absent
@@ -666,6 +659,13 @@ struct CondState {
 /// Per-thread working memory for matching; reuse one per thread.
 #[derive(Default)]
 pub struct Scratch {
+    state: State,
+    scan: ScanBuffers,
+}
+
+/// Per-event matching state (epoch-stamped, so nothing is cleared between events).
+#[derive(Default)]
+struct State {
     epoch: u32,
     cond_state: Vec<CondState>,
     /// Per sub-rule: epoch in the high half, counter in the low half.
@@ -682,10 +682,9 @@ pub struct Scratch {
     /// Values kept for deferred conditions, their text in `recorded_text`.
     recorded: Vec<Recorded>,
     recorded_text: String,
-    scan: ScanBuffers,
 }
 
-impl Scratch {
+impl State {
     fn begin(&mut self, m: &Matcher) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -734,7 +733,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 struct MatchSink<'m, 's> {
     m: &'m Matcher,
-    s: &'s mut Scratch,
+    s: &'s mut State,
 }
 
 impl Sink for MatchSink<'_, '_> {
