@@ -19,7 +19,9 @@ pub fn comparable(raw: &str) -> Option<f64> {
 /// whether it is comparable: cheap, for probing hash maps before [`is_exact`].
 #[inline]
 pub fn parse(raw: &str) -> Option<f64> {
-    let value: f64 = raw.parse().ok()?;
+    // fast-float2 rounds correctly like `str::parse`, and faster; the text is already
+    // a valid JSON number.
+    let value: f64 = fast_float2::parse(raw).ok()?;
     if !value.is_finite() {
         return None;
     }
