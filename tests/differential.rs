@@ -697,6 +697,20 @@ fn reference(pattern: &Pattern, text: &str, event: &str) -> bool {
 }
 
 /// `matches_with` results as sorted names, checking each rule is reported once.
+/// The verdicts of the reference, `Matcher::matches` and `Matcher::matches_with` for one
+/// pattern on one event.
+fn verdicts(pattern: &str, event: &str) -> [bool; 3] {
+    let p = Pattern::parse(pattern).unwrap();
+    let reference = reference_matches(&p, event.as_bytes()).unwrap();
+    let mut m = Matcher::new();
+    m.add_rule("r", pattern).unwrap();
+    let strict = !m.matches(event.as_bytes()).unwrap().is_empty();
+    let mut ids = Vec::new();
+    m.matches_with(event.as_bytes(), &mut Scratch::default(), &mut ids)
+        .unwrap();
+    [reference, strict, !ids.is_empty()]
+}
+
 fn names_with(m: &Matcher, event: &str, scratch: &mut Scratch) -> Vec<String> {
     let mut ids: Vec<RuleId> = Vec::new();
     m.matches_with(event.as_bytes(), scratch, &mut ids)
@@ -1276,24 +1290,11 @@ fn dotted_key_after_its_parent_documented_deviation() {
         ),
     ];
     for (pattern, event, want, hot_path) in cases {
-        let p = Pattern::parse(pattern).unwrap();
         assert_eq!(
-            reference_matches(&p, event.as_bytes()).unwrap(),
-            want,
-            "reference: {pattern} {event}"
+            verdicts(pattern, event),
+            [want, want, hot_path],
+            "reference, matches, matches_with: {pattern} {event}"
         );
-        let mut m = Matcher::new();
-        m.add_rule("r", pattern).unwrap();
-        assert_eq!(
-            !m.matches(event.as_bytes()).unwrap().is_empty(),
-            want,
-            "matches: {pattern} {event}"
-        );
-        let mut scratch = Scratch::default();
-        let mut ids = Vec::new();
-        m.matches_with(event.as_bytes(), &mut scratch, &mut ids)
-            .unwrap();
-        assert_eq!(!ids.is_empty(), hot_path, "matches_with: {pattern} {event}");
     }
 }
 
@@ -1354,33 +1355,13 @@ fn empty_first_key_segment_is_found_by_the_matcher() {
         ),
         (r#"{"c": {"": {"d": [1]}}}"#, r#"{"c..d": 1}"#, true),
     ];
-    let mut failures = Vec::new();
     for (pattern, event, want) in cases {
-        let p = Pattern::parse(pattern).unwrap();
         assert_eq!(
-            reference_matches(&p, event.as_bytes()).unwrap(),
-            want,
-            "reference: {pattern} {event}"
+            verdicts(pattern, event),
+            [want; 3],
+            "reference, matches, matches_with: {pattern} {event}"
         );
-        let mut m = Matcher::new();
-        m.add_rule("r", pattern).unwrap();
-        let got = !m.matches(event.as_bytes()).unwrap().is_empty();
-        let mut scratch = Scratch::default();
-        let mut ids = Vec::new();
-        m.matches_with(event.as_bytes(), &mut scratch, &mut ids)
-            .unwrap();
-        if got != want || ids.is_empty() == want {
-            failures.push(format!(
-                "{pattern} on {event}: reference {want}, matches {got}, matches_with {}",
-                !ids.is_empty()
-            ));
-        }
     }
-    assert!(
-        failures.is_empty(),
-        "matcher disagrees with the reference:\n{}",
-        failures.join("\n")
-    );
 }
 
 /// Several threads matching against one shared matcher (each with the thread-local
@@ -1480,26 +1461,13 @@ fn explain_agrees_with_reference_matches() {
 // Regressions found by fuzzing (fuzz/regressions/): each must stay fast and exact.
 // =====================================================================================
 
-/// Both evaluations of one pattern/event pair; panics if they disagree with `want`.
+/// Every evaluation of one pattern/event pair and `want`; panics if they disagree.
 fn assert_both(pattern: &str, event: &str, want: bool) {
-    let p = Pattern::parse(pattern).unwrap();
     assert_eq!(
-        reference_matches(&p, event.as_bytes()).unwrap(),
-        want,
-        "reference"
+        verdicts(pattern, event),
+        [want; 3],
+        "reference, matches, matches_with"
     );
-    let mut m = Matcher::new();
-    m.add_rule("r", pattern).unwrap();
-    assert_eq!(
-        !m.matches(event.as_bytes()).unwrap().is_empty(),
-        want,
-        "matches"
-    );
-    let mut scratch = Scratch::default();
-    let mut ids = Vec::new();
-    m.matches_with(event.as_bytes(), &mut scratch, &mut ids)
-        .unwrap();
-    assert_eq!(!ids.is_empty(), want, "matches_with");
 }
 
 /// Eight independent arrays used to multiply the array-consistency search past its
