@@ -37,6 +37,11 @@ impl std::fmt::Debug for Run {
 }
 
 /// Runs `eventyard ARGS` with `stdin` as standard input.
+/// `eventyard explain --pattern PATTERN --event EVENT`.
+fn explain(pattern: &str, event: &str) -> Run {
+    run(&["explain", "--pattern", pattern, "--event", event], b"")
+}
+
 fn run(args: &[&str], stdin: &[u8]) -> Run {
     run_with_stdout(args, stdin, Stdio::piped())
 }
@@ -742,16 +747,7 @@ fn thousand_level_nested_event() {
     assert_eq!(r.stdout_text(), format!("{deep}\n"));
 
     let event = TempFile::new("deep.json", deep.as_bytes());
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"top":[2]}"#,
-            "--event",
-            &event.at(),
-        ],
-        b"",
-    );
+    let r = explain(r#"{"top":[2]}"#, &event.at());
     assert_status(&r, 1);
     assert!(r.stdout_text().contains("top"), "{r:?}");
 }
@@ -1021,16 +1017,7 @@ fn sns_body_non_utf8_line_is_reported() {
 #[test]
 fn explain_text_names_the_failing_field_and_why() {
     let pattern = r#"{"source": ["aws.ec2"], "detail": {"total": [{"numeric": [">", 100]}]}}"#;
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            pattern,
-            "--event",
-            r#"{"source": "aws.ec2", "detail": {"total": 42}}"#,
-        ],
-        b"",
-    );
+    let r = explain(pattern, r#"{"source": "aws.ec2", "detail": {"total": 42}}"#);
     assert_status(&r, 1);
     let text = r.stdout_text();
     assert!(text.contains("NO MATCH"), "{r:?}");
@@ -1051,31 +1038,13 @@ fn explain_text_names_the_failing_field_and_why() {
 
 #[test]
 fn explain_text_reasons_for_missing_and_wrong_type() {
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"detail": {"state": ["running"]}}"#,
-            "--event",
-            r#"{"detail": {}}"#,
-        ],
-        b"",
-    );
+    let r = explain(r#"{"detail": {"state": ["running"]}}"#, r#"{"detail": {}}"#);
     assert_status(&r, 1);
     let text = r.stdout_text();
     assert!(text.contains("detail.state"), "{r:?}");
     assert!(text.contains("no value"), "{r:?}");
 
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"n": [{"numeric": ["<", 5]}]}"#,
-            "--event",
-            r#"{"n": "3"}"#,
-        ],
-        b"",
-    );
+    let r = explain(r#"{"n": [{"numeric": ["<", 5]}]}"#, r#"{"n": "3"}"#);
     assert_status(&r, 1);
     let text = r.stdout_text();
     assert!(text.contains("n [{\"numeric\":[\"<\",5]}]"), "{r:?}");
@@ -1084,31 +1053,16 @@ fn explain_text_reasons_for_missing_and_wrong_type() {
         "wrong-type reason should name the type:\n{r:?}"
     );
 
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"a": [{"exists": false}]}"#,
-            "--event",
-            r#"{"a": 1}"#,
-        ],
-        b"",
-    );
+    let r = explain(r#"{"a": [{"exists": false}]}"#, r#"{"a": 1}"#);
     assert_status(&r, 1);
     assert!(r.stdout_text().contains("absent"), "{r:?}");
 }
 
 #[test]
 fn explain_text_array_consistency() {
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"items": {"name": ["a"], "qty": [2]}}"#,
-            "--event",
-            r#"{"items": [{"name": "a", "qty": 1}, {"name": "b", "qty": 2}]}"#,
-        ],
-        b"",
+    let r = explain(
+        r#"{"items": {"name": ["a"], "qty": [2]}}"#,
+        r#"{"items": [{"name": "a", "qty": 1}, {"name": "b", "qty": 2}]}"#,
     );
     assert_status(&r, 1);
     let text = r.stdout_text();
@@ -1139,16 +1093,7 @@ fn explain_match_exits_zero() {
 #[test]
 fn explain_or_branches() {
     let pattern = r#"{"$or": [{"a": ["x"]}, {"b": [{"prefix": "y"}], "c": [1]}]}"#;
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            pattern,
-            "--event",
-            r#"{"b": "yes", "c": 2}"#,
-        ],
-        b"",
-    );
+    let r = explain(pattern, r#"{"b": "yes", "c": 2}"#);
     assert_status(&r, 1);
     let text = r.stdout_text();
     assert!(text.contains("$or branch 1 of 2"), "{r:?}");
@@ -1156,16 +1101,7 @@ fn explain_or_branches() {
     assert!(text.contains("closest"), "{r:?}");
     assert!(text.contains("FAIL c [1]"), "{r:?}");
 
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            pattern,
-            "--event",
-            r#"{"b": "yes", "c": 1}"#,
-        ],
-        b"",
-    );
+    let r = explain(pattern, r#"{"b": "yes", "c": 1}"#);
     assert_status(&r, 0);
 }
 
@@ -1210,16 +1146,7 @@ fn explain_reads_pattern_and_event_files() {
         "explain-event.json",
         b"{\"detail\": {\"state\": \"stopped\"}}\n",
     );
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            &pattern.at(),
-            "--event",
-            &event.at(),
-        ],
-        b"",
-    );
+    let r = explain(&pattern.at(), &event.at());
     assert_status(&r, 1);
     let text = r.stdout_text();
     assert!(text.contains("detail.state"), "{r:?}");
@@ -1228,15 +1155,9 @@ fn explain_reads_pattern_and_event_files() {
 
 #[test]
 fn explain_invalid_pattern_exits_2() {
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"detail":{"total":[{"numeric":[">=",5,"<=",5]}]}}"#,
-            "--event",
-            r#"{"detail": {"total": 5}}"#,
-        ],
-        b"",
+    let r = explain(
+        r#"{"detail":{"total":[{"numeric":[">=",5,"<=",5]}]}}"#,
+        r#"{"detail": {"total": 5}}"#,
     );
     assert_status(&r, 2);
     assert!(r.stdout.is_empty(), "{r:?}");
@@ -1248,16 +1169,7 @@ fn explain_invalid_pattern_exits_2() {
 
 #[test]
 fn explain_invalid_event_is_an_error() {
-    let r = run(
-        &[
-            "explain",
-            "--pattern",
-            r#"{"a": [1]}"#,
-            "--event",
-            r#"{"a": "#,
-        ],
-        b"",
-    );
+    let r = explain(r#"{"a": [1]}"#, r#"{"a": "#);
     assert_eq!(r.status, Some(2), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(r.stderr.starts_with("error:"), "{r:?}");
