@@ -1525,3 +1525,19 @@ fn caseless_suffix_is_linear() {
         true,
     );
 }
+
+/// x only in the first half of a large array, y only in the second: no element holds
+/// both, found without comparing every pair.
+#[test]
+fn disjoint_halves_of_a_large_array_do_not_match() {
+    let pattern = r#"{"a":{"x":[1],"y":[1]}}"#;
+    let half = 20_000;
+    let xs = vec![r#"{"x":1}"#; half].join(",");
+    let ys = vec![r#"{"y":1}"#; half].join(",");
+    assert_both(pattern, &format!(r#"{{"a":[{xs},{ys}]}}"#), false);
+    assert_both(
+        pattern,
+        &format!(r#"{{"a":[{xs},{{"x":1,"y":1}},{ys}]}}"#),
+        true,
+    );
+}

@@ -2,8 +2,11 @@
 //! values come from different elements of the same array?
 //!
 //! Conditions whose values live in unrelated arrays cannot conflict, so the question
-//! splits into independent components (grouped by outermost array); each component is
-//! searched depth-first with forward checking, smallest choice first.
+//! splits into independent components (grouped by outermost array). When a component's
+//! values all sit in one array, every condition must use the same element of it: the
+//! values are grouped by element and each element is solved one level deeper, so every
+//! value is looked at once per level. Mixed components (rare: dotted keys reaching one
+//! path through different arrays) are searched depth-first with forward checking.
 
 use super::flatten::{ArrayPos, consistent};
 
@@ -13,11 +16,18 @@ pub const SEARCH_BUDGET: u32 = 1_000_000;
 /// `options[i]` are the trails of the values satisfying condition `i`. True when one
 /// trail per condition can be chosen, all pairwise consistent.
 pub fn choose_consistent(options: &[Vec<&[ArrayPos]>]) -> bool {
-    // A condition met by a value outside any array fits with everything.
+    solve(options.to_vec())
+}
+
+/// Solves one level: free conditions drop out, the rest split into components by
+/// outermost array. A component whose values all sit in one array must pick one
+/// element of it for everybody, so it is solved element by element one level deeper
+/// (each value is looked at once per level); a mixed component falls back to search.
+fn solve(options: Vec<Vec<&[ArrayPos]>>) -> bool {
+    // A condition met by a value outside any (further) array fits with everything.
     let mut lists: Vec<Vec<&[ArrayPos]>> = options
-        .iter()
+        .into_iter()
         .filter(|list| !list.iter().any(|t| t.is_empty()))
-        .cloned()
         .collect();
     if lists.iter().any(Vec::is_empty) {
         return false;
@@ -30,11 +40,49 @@ pub fn choose_consistent(options: &[Vec<&[ArrayPos]>]) -> bool {
         list.dedup();
     }
     components(&lists).into_iter().all(|component| {
-        let mut group: Vec<Vec<&[ArrayPos]>> =
+        let group: Vec<Vec<&[ArrayPos]>> =
             component.into_iter().map(|i| lists[i].clone()).collect();
-        group.sort_by_key(Vec::len);
-        let mut budget = SEARCH_BUDGET;
-        search(&group, &mut Vec::new(), &mut budget)
+        let outer_of = |t: &&[ArrayPos]| t.first().map(|p| p.array);
+        let outer = group.first().and_then(|l| l.first()).and_then(outer_of);
+        if group.iter().flatten().all(|t| outer_of(t) == outer) {
+            by_element(&group)
+        } else {
+            let mut group = group;
+            group.sort_by_key(Vec::len);
+            let mut budget = SEARCH_BUDGET;
+            search(&group, &mut Vec::new(), &mut budget)
+        }
+    })
+}
+
+/// All values sit in one array: some element must hold a value for every condition,
+/// consistently in whatever arrays lie deeper.
+fn by_element(group: &[Vec<&[ArrayPos]>]) -> bool {
+    let per_list: Vec<std::collections::BTreeMap<u32, Vec<&[ArrayPos]>>> = group
+        .iter()
+        .map(|list| {
+            let mut by_index: std::collections::BTreeMap<u32, Vec<&[ArrayPos]>> =
+                std::collections::BTreeMap::new();
+            for trail in list {
+                if let Some((head, deeper)) = trail.split_first() {
+                    by_index.entry(head.index).or_default().push(deeper);
+                }
+            }
+            by_index
+        })
+        .collect();
+    let Some((first, rest)) = per_list.split_first() else {
+        return true;
+    };
+    first.keys().any(|index| {
+        let mut deeper = Vec::with_capacity(per_list.len());
+        for map in std::iter::once(first).chain(rest) {
+            match map.get(index) {
+                Some(trails) => deeper.push(trails.clone()),
+                None => return false,
+            }
+        }
+        solve(deeper)
     })
 }
 
@@ -124,6 +172,33 @@ mod tests {
         assert!(!choose_consistent(&[vec![&a0[..]], vec![&a1[..]]]));
         assert!(choose_consistent(&[vec![&a0[..], &a1[..]], vec![&a1[..]]]));
         assert!(choose_consistent(&[vec![&a0[..]], vec![&[][..]]]));
+    }
+
+    #[test]
+    fn disjoint_halves_of_a_large_array_are_rejected_quickly() {
+        // x only in elements 0..20000, y only in 20000..40000: no element has both.
+        let xs: Vec<Vec<ArrayPos>> = (0..20_000).map(|i| vec![pos(0, i)]).collect();
+        let ys: Vec<Vec<ArrayPos>> = (20_000..40_000).map(|i| vec![pos(0, i)]).collect();
+        let lists = vec![
+            xs.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            ys.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        ];
+        assert!(!choose_consistent(&lists));
+        let mut with_shared = lists.clone();
+        let shared = [pos(0, 7)];
+        with_shared[1].push(&shared[..]);
+        assert!(choose_consistent(&with_shared));
+    }
+
+    #[test]
+    fn nested_arrays_are_solved_level_by_level() {
+        // o[0].i[1] holds x and y; o[1].i[0] holds only y.
+        let x = [pos(0, 0), pos(1, 1)];
+        let y1 = [pos(0, 1), pos(2, 0)];
+        let y2 = [pos(0, 0), pos(1, 1)];
+        let y3 = [pos(0, 0), pos(1, 0)];
+        assert!(choose_consistent(&[vec![&x[..]], vec![&y1[..], &y2[..]]]));
+        assert!(!choose_consistent(&[vec![&x[..]], vec![&y1[..], &y3[..]]]));
     }
 
     #[test]
