@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::ast::Scalar;
-use super::json::{JsonError, line_column, scan_number, scan_string};
+use super::json::{JsonError, scan_number, scan_string, skip_ws};
 use super::swar;
 
 /// The position of a value inside one enclosing array.
@@ -116,27 +116,6 @@ pub struct ScanBuffers {
     closers: Vec<u8>,
     /// Keys seen per object, for objects whose keys have no slot.
     seen_keys: std::collections::HashSet<(u32, Vec<u8>)>,
-}
-
-fn error_at(bytes: &[u8], offset: usize, message: &str) -> JsonError {
-    let (line, column) = line_column(bytes, offset);
-    JsonError {
-        line,
-        column,
-        message: message.to_string(),
-    }
-}
-
-#[inline]
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(&b) = bytes.get(pos) {
-        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            pos += 1;
-        } else {
-            break;
-        }
-    }
-    pos
 }
 
 type Skip = Result<usize, (usize, &'static str)>;
@@ -250,7 +229,7 @@ pub fn scan(
     if check == Check::Strict
         && let Err(e) = std::str::from_utf8(bytes)
     {
-        return Err(error_at(
+        return Err(JsonError::at(
             bytes,
             e.valid_up_to(),
             "the event is not valid UTF-8",
@@ -283,7 +262,7 @@ pub fn scan(
     };
     scanner
         .run(root)
-        .map_err(|(at, message)| error_at(bytes, at, message))
+        .map_err(|(at, message)| JsonError::at(bytes, at, message))
 }
 
 type Step = Result<(), (usize, &'static str)>;

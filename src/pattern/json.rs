@@ -119,6 +119,31 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+impl JsonError {
+    /// An error at byte `offset` of `text`, with its line and column.
+    pub fn at(text: &[u8], offset: usize, message: &str) -> JsonError {
+        let (line, column) = line_column(text, offset);
+        JsonError {
+            line,
+            column,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The offset of the first byte at or after `pos` that is not JSON white space.
+#[inline]
+pub fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(&b) = bytes.get(pos) {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            pos += 1;
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
 /// Computes the 1-based line and column of byte `offset` in `text`.
 pub fn line_column(text: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -161,22 +186,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&self, message: &str) -> JsonError {
-        let (line, column) = line_column(self.bytes, self.pos);
-        JsonError {
-            line,
-            column,
-            message: message.to_string(),
-        }
+        JsonError::at(self.bytes, self.pos, message)
     }
 
     fn skip_ws(&mut self) {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        self.pos = skip_ws(self.bytes, self.pos);
     }
 
     fn peek(&self) -> Option<u8> {

@@ -221,7 +221,8 @@ impl Matcher {
 
     /// Adds an already validated pattern under `name`, replacing a rule of that name.
     pub fn add_pattern(&mut self, name: &str, pattern: Pattern) {
-        self.remove_rule(name);
+        // The path tree is rebuilt once, below.
+        self.unregister(name);
         let rule = take_slot(&mut self.free_rules, self.rules.len());
         let mut subrules = Vec::with_capacity(pattern.branches().len());
         for branch in pattern.branches() {
@@ -393,6 +394,15 @@ impl Matcher {
 
     /// Removes a rule; returns whether it existed.
     pub fn remove_rule(&mut self, name: &str) -> bool {
+        let removed = self.unregister(name);
+        if removed {
+            self.assign_slots();
+        }
+        removed
+    }
+
+    /// Takes a rule out of every index, leaving the path tree to be rebuilt.
+    fn unregister(&mut self, name: &str) -> bool {
         let Some(rule) = self.by_name.remove(name) else {
             return false;
         };
@@ -400,20 +410,17 @@ impl Matcher {
             return false;
         };
         let mut by_path: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for branch in entry.pattern.branches() {
-            for field in branch {
-                if field.absent_ok
-                    && let Some(Visit {
-                        leaf: Some(path), ..
-                    }) = self.paths.get(field.path.as_bytes())
-                {
-                    let refs = &mut self.fields[*path as usize].presence_refs;
-                    *refs = refs.saturating_sub(1);
-                }
-            }
-        }
         for &sub in &entry.subrules {
             let subrule = std::mem::take(&mut self.subrules[sub as usize]);
+            // Every `exists: false` field (absent-only or optional) counted one presence ref.
+            let presence = subrule
+                .absent
+                .iter()
+                .chain(subrule.optional.iter().map(|(_, p)| p));
+            for &path in presence {
+                let refs = &mut self.fields[path as usize].presence_refs;
+                *refs = refs.saturating_sub(1);
+            }
             for &cond in &subrule.conds {
                 by_path
                     .entry(self.conds[cond as usize].path)
@@ -434,7 +441,6 @@ impl Matcher {
             self.fields[path as usize].remove(&conds);
         }
         self.free_rules.push(rule);
-        self.assign_slots();
         true
     }
 
