@@ -3,13 +3,19 @@
 //! Module map (each owns one thing; see `ARCHITECTURE.md` for what may depend on what):
 //! - [`pattern`] — EventBridge event patterns and SNS filter policies: parse, compile,
 //!   match, explain. The exactness of everything else rests on it.
+//! - [`model`] — the topology: versioned JSON file, validation collecting every
+//!   problem with its path, and the compiled form the router runs.
+//! - [`router`] — the embedded router: discrete-event engine, clocks, metrics, traces,
+//!   scenarios, headless runs.
 //! - [`cli`] — the `eventyard` command line (headless; no GUI dependency).
 //!
-//! The topology model, router, exporters, HTTP ingest and the egui app arrive with
-//! their issues; the headless build (`--no-default-features`) never links egui.
+//! Exporters, HTTP ingest and the egui app arrive with their issues; the headless
+//! build (`--no-default-features`) never links egui.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod model;
 pub mod pattern;
+pub mod router;

@@ -11,6 +11,12 @@
 //!   its line number and skipped; the exit status is then 1.
 //! - `explain` exits 0 when the pattern matches, 1 when it does not, 2 on an invalid
 //!   pattern or event.
+//! - `validate FILE` prints every problem of a topology (`error: PATH: MESSAGE`) and
+//!   exits 2 when there is an error, 0 otherwise.
+//! - `run FILE [--scenario S] [--virtual] ...` runs a topology, prints a summary and
+//!   exits 1 when an assertion fails, 2 when the file cannot be run.
+
+mod topology;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -38,6 +44,10 @@ enum Command {
     Match(MatchArgs),
     /// Explain, field by field, why a pattern does or does not match one event.
     Explain(ExplainArgs),
+    /// Check a topology file and print every problem (exit 2 on errors).
+    Validate(topology::ValidateArgs),
+    /// Run a topology headless (optionally a scenario) and print what happened.
+    Run(topology::RunArgs),
 }
 
 #[derive(Args, Debug)]
@@ -140,13 +150,13 @@ impl From<ScopeArg> for Scope {
 }
 
 /// A failure that ends the command with a message and an exit status.
-struct Fatal {
+pub(crate) struct Fatal {
     message: String,
     status: u8,
 }
 
 impl Fatal {
-    fn usage(message: impl Into<String>) -> Fatal {
+    pub(crate) fn usage(message: impl Into<String>) -> Fatal {
         Fatal {
             message: message.into(),
             status: 2,
@@ -175,6 +185,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = match cli.command {
         Command::Match(args) => run_match(&args),
         Command::Explain(args) => run_explain(&args),
+        Command::Validate(args) => topology::validate(&args),
+        Command::Run(args) => topology::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

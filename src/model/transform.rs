@@ -1,0 +1,1954 @@
+//! What an EventBridge rule target receives: the whole event, a constant, part of the
+//! event (`InputPath`) or a rendered template (`InputTransformer`).
+//!
+//! Configuration is compiled once ([`TargetInput::from_config`],
+//! [`InputTransformer::compile`]), collecting *every* problem with its path; rendering
+//! ([`TargetInput::render`]) is then a single pass over pre-split template parts.
+//!
+//! # Sources
+//!
+//! - **(UG)** EventBridge User Guide, *Amazon EventBridge input transformation*
+//!   (`eb-transform-target-input.html`): predefined variables, the EC2 examples, "Common
+//!   issues" (missing paths, no escaping of extracted values, quotes in strings).
+//! - **(API-IT)** EventBridge API Reference, `InputTransformer`: at most 100
+//!   `InputPathsMap` entries, keys 1–256 characters of `[A-Za-z0-9_-]`, paths at most 256
+//!   characters, `InputTemplate` 1–8192 characters, placeholders not usable as object keys.
+//! - **(API-T)** EventBridge API Reference, `Target`: `Input` is valid JSON text of at
+//!   most 8192 characters; `InputPath` is a JSONPath of at most 256 characters in dot or
+//!   bracket notation.
+//! - **(Pipes)** EventBridge User Guide, *Pipes input transformation*: the same
+//!   template engine, whose "Common issues" spell out quoting: strings are quoted
+//!   automatically outside quotes, objects and arrays are not, and an object or array
+//!   referenced inside a string loses its internal quotes.
+//! - **(LS)** LocalStack's `tests/aws/services/events/test_events_inputs.py` and its
+//!   snapshot, recorded against real AWS in 2024 (`markers.aws.validated`). Used where the
+//!   documentation is silent.
+//!
+//! # Behaviour
+//!
+//! - **Whole event** (no setting): the event text, unchanged.
+//! - **`Input`**: the configured JSON text, unchanged (API-T).
+//! - **`InputPath`**: the selected value as compact JSON; a string is delivered *with*
+//!   its quotes (`$.detail.payload.sf_id` → `"baz"`) (LS). `$` delivers the event text
+//!   unchanged.
+//! - **`InputTransformer`** (UG, API-IT): the template with every `<name>` replaced.
+//!   The template is classified once:
+//!   - *JSON template* — it starts with `{` or `[`, or it is some other JSON value once its
+//!     placeholders are filled (a bare `<detail>`). A placeholder **outside** quotes
+//!     becomes the value as JSON: strings are quoted and escaped, objects and arrays
+//!     inserted as JSON (Pipes). A placeholder **inside** a string literal gets the value
+//!     as raw text, *not escaped* ("EventBridge doesn't escape values extracted by Input
+//!     Path", UG); numbers, booleans and `null` as their JSON text; an object or array
+//!     as its JSON text, which breaks the string — AWS then delivers nothing (LS).
+//!   - *String template* — the whole template is one JSON string literal
+//!     (`"instance <instance> is in <state>"`). Every placeholder is inside the string:
+//!     strings raw, objects and arrays as compact JSON with every `"` removed
+//!     (`"Detail is <detail>"` → `"Detail is {key1:value1}"`) (UG, Pipes). The output
+//!     keeps the outer quotes (it is what an SQS target receives) (LS).
+//!   - *Text template* — anything else (`<instance> is in state <status>`, an example in
+//!     API-IT): placeholders are replaced as in a string template.
+//!   - A path that selects nothing gives an empty string: nothing inside quotes, `""`
+//!     outside quotes (`{"command": <command>}` → `{"command": ""}`) (LS). ("that variable
+//!     isn't created and won't appear in the output", UG.)
+//!   - Reserved variables (UG): `aws.events.rule-arn`, `aws.events.rule-name`,
+//!     `aws.events.event.ingestion-time` (strings from [`Reserved`]);
+//!     `aws.events.event.json` (the original event text, unchanged); `aws.events.event`
+//!     (the original event without `detail`, see below). They need no `InputPathsMap`
+//!     entry and cannot be defined there.
+//!
+//! # Validation (all problems are collected, each with its path)
+//!
+//! - At most one of `input`, `input_path`, `input_transformer` (AWS: "Only one of Input,
+//!   InputPath, or InputTransformer must be provided") (LS).
+//! - `input`: valid JSON, at most 8192 characters (API-T).
+//! - `input_path` and every `input_paths_map` value: a JSONPath of EventBridge's subset, at
+//!   most 256 characters ([`JsonPath::parse`]).
+//! - `input_paths_map`: at most 100 entries; names 1–256 characters of letters, digits,
+//!   `_` and `-`; a reserved name is reported as such (API-IT, UG).
+//! - `input_template`: 1–8192 characters (API-IT); every placeholder must name an
+//!   `input_paths_map` entry or a reserved variable (AWS rejects `PutTargets` with
+//!   "InputTemplate for target … contains invalid placeholder notdefinedkey.") (LS); a
+//!   template starting with `{`, `[` or `"` must be valid JSON once its placeholders are
+//!   filled, and no placeholder may be (part of) an object key (API-IT).
+//!
+//! # Deviations / assumptions
+//!
+//! - **JSONPath subset.** `$`, `.name`, `['name']` / `["name"]`, `[N]`. AWS lists
+//!   wildcards (`*`) as supported; they are rejected here (a wildcard selects several
+//!   values, and which JSON AWS builds from them is undocumented). Deep scan (`..`),
+//!   filters, slices, unions, negative indexes and functions are rejected too, as is a path
+//!   not starting with `$`. Dot-notation names may not contain whitespace, quotes, `*`,
+//!   `?`, `(`, `)` or `]` (bracket notation takes any name).
+//! - **`InputPath` selecting nothing.** Undocumented. Assumed: the target receives nothing
+//!   ([`TargetInput::render_checked`] reports [`Undeliverable::NothingSelected`];
+//!   [`TargetInput::render`] yields `null`).
+//! - **Undeliverable transformer output.** When a JSON template renders to invalid JSON
+//!   (an object inside quotes, a string with `"` inside quotes), AWS drops the delivery
+//!   (LS); [`InputTransformer::apply_checked`] reports it, [`InputTransformer::apply`]
+//!   returns the text anyway. String and text templates are always delivered.
+//! - **No escaping inside quotes** follows UG; a string value containing `"`, `\` or a
+//!   control character inside a quoted placeholder therefore makes the output invalid.
+//! - **JSON `null` values** are rendered as `null` (inside quotes too); only a path that
+//!   selects nothing counts as missing. Undocumented.
+//! - **Re-serialised values.** Extracted objects, arrays and numbers are written by
+//!   `serde_json`: compact, numbers in its canonical form (`1e2` → `100.0`), object keys in
+//!   its map order (sorted unless `serde_json/preserve_order` is enabled). AWS keeps the
+//!   event's order. Template whitespace is kept (an old UG revision said the output is
+//!   "minified"; the current one does not).
+//! - **`aws.events.event`** is the event without its top-level `detail`; LS shows AWS
+//!   renames `detail-type` to `detailType` and orders the members `id`, `account`,
+//!   `detailType`, `time`, `source`, `region`, `resources`, `version`, which is
+//!   reproduced (other members follow). LS hints that AWS's `time` there may be
+//!   formatted differently; the event's own `time` is used.
+//! - **Placeholders** are `<name>` where `name` is made of letters, digits, `_`, `-` and
+//!   `.`; any other `<`…`>` is literal text. ("The characters "<" and ">" cannot be
+//!   escaped" — an older UG revision.) An undefined `<name>` is an error, never literal.
+//! - **Template validity.** AWS may accept a broken JSON template at `PutTargets` and drop
+//!   every delivery later; it is rejected here at compile time.
+//! - **`InputPathsMap` keys starting with "AWS".** Some API-IT revisions say keys cannot
+//!   start with "AWS", others "AWS."; the key pattern already excludes `.`, so only the
+//!   reserved names are rejected specially and `AWSRegion` is accepted.
+//! - **CloudWatch Logs targets** display a transformed `{"timestamp": …, "message": …}`
+//!   differently (UG's last example shows the log event, not the transformer output);
+//!   that is the target's business, not this module's.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+/// Most entries in an `InputPathsMap`.
+pub const MAX_VARIABLES: usize = 100;
+/// Most characters in an `InputTemplate`.
+pub const MAX_TEMPLATE_CHARS: usize = 8192;
+/// Most characters in a constant `Input`.
+pub const MAX_INPUT_CHARS: usize = 8192;
+/// Most characters in a JSONPath (`InputPath` or an `InputPathsMap` value).
+pub const MAX_PATH_CHARS: usize = 256;
+/// Most characters in an `InputPathsMap` variable name.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// `<aws.events.rule-arn>`: the rule's ARN.
+pub const RULE_ARN: &str = "aws.events.rule-arn";
+/// `<aws.events.rule-name>`: the rule's name.
+pub const RULE_NAME: &str = "aws.events.rule-name";
+/// `<aws.events.event.ingestion-time>`: when EventBridge received the event.
+pub const INGESTION_TIME: &str = "aws.events.event.ingestion-time";
+/// `<aws.events.event>`: the original event without `detail`, as JSON.
+pub const EVENT: &str = "aws.events.event";
+/// `<aws.events.event.json>`: the full original event, as JSON.
+pub const EVENT_JSON: &str = "aws.events.event.json";
+/// The reserved (predefined) variable names, usable in every template.
+pub const RESERVED_VARIABLES: [&str; 5] = [RULE_ARN, RULE_NAME, INGESTION_TIME, EVENT, EVENT_JSON];
+
+// ---------------------------------------------------------------------------------------
+// JSONPath
+// ---------------------------------------------------------------------------------------
+
+/// A compiled JSONPath of EventBridge's subset.
+///
+/// Accepted: `$`, then any number of `.name`, `['name']`, `["name"]` and `[N]`
+/// (`$.detail.items[0].sku`, `$.detail['odd key']`). Everything else is rejected with a
+/// message saying what is not supported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPath {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl JsonPath {
+    /// Parses a JSONPath; the error says what is wrong (without the path's text).
+    pub fn parse(text: &str) -> Result<JsonPath, String> {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() > MAX_PATH_CHARS {
+            return Err(format!(
+                "is {} characters long; at most {MAX_PATH_CHARS} are allowed",
+                chars.len()
+            ));
+        }
+        match chars.first() {
+            None => return Err("is empty; a JSONPath starts with `$`".into()),
+            Some('$') => {}
+            Some(_) => return Err("must start with `$` (for example `$.detail`)".into()),
+        }
+        let mut segments = Vec::new();
+        let mut i = 1;
+        while let Some(&c) = chars.get(i) {
+            match c {
+                '.' => {
+                    let (segment, next) = parse_dot_name(&chars, i + 1)?;
+                    segments.push(segment);
+                    i = next;
+                }
+                '[' => {
+                    let (segment, next) = parse_bracket(&chars, i + 1)?;
+                    segments.push(segment);
+                    i = next;
+                }
+                '*' => return Err("wildcards (`*`) are not supported".into()),
+                _ => {
+                    return Err(format!(
+                        "unexpected `{c}` at position {i}; expected `.name` or `[...]`"
+                    ));
+                }
+            }
+        }
+        Ok(JsonPath {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The value the path selects, or `None` when the event has nothing there.
+    pub fn select<'v>(&self, event: &'v Value) -> Option<&'v Value> {
+        let mut current = event;
+        for segment in &self.segments {
+            current = match (segment, current) {
+                (Segment::Key(key), Value::Object(map)) => map.get(key)?,
+                (Segment::Index(index), Value::Array(items)) => items.get(*index)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True for `$` (the whole event).
+    pub fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Reads the name after a `.` starting at `start`; returns the segment and the next index.
+fn parse_dot_name(chars: &[char], start: usize) -> Result<(Segment, usize), String> {
+    match chars.get(start) {
+        None => return Err("ends with `.`; a property name must follow".into()),
+        Some('.') => return Err("deep scan (`..`) is not supported".into()),
+        Some('*') => return Err("wildcards (`*`) are not supported".into()),
+        Some('[') => {
+            return Err(format!(
+                "`.` at position {} must be followed by a property name, not `[`",
+                start - 1
+            ));
+        }
+        Some(_) => {}
+    }
+    let mut name = String::new();
+    let mut i = start;
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '.' | '[' => break,
+            '*' => return Err("wildcards (`*`) are not supported".into()),
+            '(' | ')' => return Err("functions (such as `length()`) are not supported".into()),
+            '?' => return Err("filter expressions are not supported".into()),
+            '\'' | '"' | ']' => {
+                return Err(format!(
+                    "unexpected `{c}` at position {i}; quote odd names in brackets: ['name']"
+                ));
+            }
+            c if c.is_whitespace() || c.is_control() => {
+                return Err(format!(
+                    "whitespace or control character at position {i}; \
+                     quote such names in brackets: ['name']"
+                ));
+            }
+            c => name.push(c),
+        }
+        i += 1;
+    }
+    Ok((Segment::Key(name), i))
+}
+
+/// Reads a bracket segment whose content starts at `start` (just after `[`).
+fn parse_bracket(chars: &[char], start: usize) -> Result<(Segment, usize), String> {
+    let open = start - 1;
+    let mut i = skip_spaces(chars, start);
+    let segment = match chars.get(i) {
+        None => return Err(format!("unterminated `[` at position {open}")),
+        Some(&quote @ ('\'' | '"')) => {
+            let mut name = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err(format!("unterminated quoted name at position {open}")),
+                    Some('\\') => {
+                        let Some(&escaped) = chars.get(i + 1) else {
+                            return Err(format!("unterminated quoted name at position {open}"));
+                        };
+                        name.push(escaped);
+                        i += 2;
+                    }
+                    Some(&c) if c == quote => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&c) => {
+                        name.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            Segment::Key(name)
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let mut index: usize = 0;
+            while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
+                index = index
+                    .checked_mul(10)
+                    .and_then(|x| x.checked_add(d as usize))
+                    .ok_or_else(|| format!("array index at position {open} is too large"))?;
+                i += 1;
+            }
+            Segment::Index(index)
+        }
+        Some('*') => return Err("wildcards (`*`) are not supported".into()),
+        Some('?') => return Err("filter expressions (`[?(...)]`) are not supported".into()),
+        Some('(') => return Err("script expressions (`[(...)]`) are not supported".into()),
+        Some(':') => return Err("array slices (`[a:b]`) are not supported".into()),
+        Some('-') => return Err("negative array indexes are not supported".into()),
+        Some(']') => return Err(format!("empty brackets at position {open}")),
+        Some(c) => {
+            return Err(format!(
+                "unexpected `{c}` in brackets at position {i}; \
+                 expected an array index or a quoted name"
+            ));
+        }
+    };
+    i = skip_spaces(chars, i);
+    match chars.get(i) {
+        Some(']') => Ok((segment, i + 1)),
+        Some(',') => Err("unions (`[a,b]`) are not supported".into()),
+        Some(':') => Err("array slices (`[a:b]`) are not supported".into()),
+        None => Err(format!("unterminated `[` at position {open}")),
+        Some(c) => Err(format!(
+            "unexpected `{c}` at position {i}; expected `]` closing the `[` at position {open}"
+        )),
+    }
+}
+
+fn skip_spaces(chars: &[char], mut i: usize) -> usize {
+    while chars.get(i).is_some_and(|c| *c == ' ') {
+        i += 1;
+    }
+    i
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors and delivery context
+// ---------------------------------------------------------------------------------------
+
+/// Where and why a target input setting is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformError {
+    /// The setting's path, e.g. `nodes.orders.rules.r.targets[0].input_transformer.input_template`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl TransformError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> TransformError {
+        TransformError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for TransformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for TransformError {}
+
+/// Values of the reserved variables for one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved<'a> {
+    /// `<aws.events.rule-arn>`.
+    pub rule_arn: &'a str,
+    /// `<aws.events.rule-name>`.
+    pub rule_name: &'a str,
+    /// `<aws.events.event.ingestion-time>` (RFC 3339).
+    pub ingestion_time: &'a str,
+}
+
+/// Why EventBridge would not deliver anything to the target for this event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undeliverable {
+    /// The `InputPath` selects nothing in this event.
+    NothingSelected,
+    /// A JSON template rendered to invalid JSON (a quoted placeholder received an object,
+    /// an array, or a string containing `"`, `\` or a control character).
+    InvalidJson {
+        /// The text that was rendered.
+        rendered: String,
+    },
+}
+
+impl fmt::Display for Undeliverable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undeliverable::NothingSelected => f.write_str("the input path selects nothing"),
+            Undeliverable::InvalidJson { rendered } => {
+                write!(f, "the input template rendered invalid JSON: {rendered}")
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// InputTransformer
+// ---------------------------------------------------------------------------------------
+
+/// How an `InputTemplate` is read (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// A JSON value with placeholders (object, array, or a bare value such as `<detail>`).
+    Json,
+    /// One JSON string literal, `"… <name> …"`.
+    String,
+    /// Free text.
+    Text,
+}
+
+/// How one placeholder is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// JSON template, outside quotes: the value as JSON.
+    Value,
+    /// JSON template, inside a string literal: raw text, objects as JSON.
+    Raw,
+    /// String or text template: raw text, objects and arrays without their quotes.
+    Flat,
+}
+
+/// Where a placeholder's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Var(usize),
+    RuleArn,
+    RuleName,
+    IngestionTime,
+    Event,
+    EventJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(Range<usize>),
+    Slot { source: Source, mode: Mode },
+}
+
+/// A compiled `InputTransformer`: variables, and the template pre-split into literal runs
+/// and placeholder slots.
+#[derive(Debug, Clone)]
+pub struct InputTransformer {
+    template: String,
+    kind: TemplateKind,
+    variables: Vec<(String, JsonPath)>,
+    parts: Vec<Part>,
+}
+
+/// A value about to fill a slot.
+enum Filler<'v> {
+    Missing,
+    Str(&'v str),
+    /// A number, boolean or `null`, as JSON text.
+    Scalar(String),
+    /// An object or array, as JSON text.
+    Compound(Cow<'v, str>),
+}
+
+impl InputTransformer {
+    /// Compiles; collects ALL problems, each path prefixed with `base_path` (e.g.
+    /// `nodes.orders.rules.to-billing.targets[0].input_transformer.input_paths_map.orderId`).
+    pub fn compile(
+        paths_map: &BTreeMap<String, String>,
+        template: &str,
+        base_path: &str,
+    ) -> Result<InputTransformer, Vec<TransformError>> {
+        let mut errors = Vec::new();
+        let map_path = join(base_path, "input_paths_map");
+        let template_path = join(base_path, "input_template");
+
+        if paths_map.len() > MAX_VARIABLES {
+            errors.push(TransformError::new(
+                &map_path,
+                format!(
+                    "has {} variables; at most {MAX_VARIABLES} are allowed",
+                    paths_map.len()
+                ),
+            ));
+        }
+        let mut variables = Vec::with_capacity(paths_map.len());
+        for (name, path) in paths_map {
+            let entry_path = map_entry_path(&map_path, name);
+            if let Some(problem) = name_problem(name) {
+                errors.push(TransformError::new(&entry_path, problem));
+            }
+            match JsonPath::parse(path) {
+                Ok(parsed) => variables.push((name.clone(), parsed)),
+                Err(message) => errors.push(TransformError::new(
+                    &entry_path,
+                    format!("invalid JSONPath `{path}`: {message}"),
+                )),
+            }
+        }
+
+        let chars = template.chars().count();
+        if chars == 0 {
+            errors.push(TransformError::new(&template_path, "must not be empty"));
+        } else if chars > MAX_TEMPLATE_CHARS {
+            errors.push(TransformError::new(
+                &template_path,
+                format!("is {chars} characters long; at most {MAX_TEMPLATE_CHARS} are allowed"),
+            ));
+        }
+
+        let scan = scan_template(template);
+        let mut undefined: Vec<&str> = Vec::new();
+        let mut slots = Vec::with_capacity(scan.slots.len());
+        for slot in &scan.slots {
+            let source = match slot.name {
+                RULE_ARN => Some(Source::RuleArn),
+                RULE_NAME => Some(Source::RuleName),
+                INGESTION_TIME => Some(Source::IngestionTime),
+                EVENT => Some(Source::Event),
+                EVENT_JSON => Some(Source::EventJson),
+                name => variables
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .map(Source::Var)
+                    .or_else(|| {
+                        paths_map
+                            .contains_key(name)
+                            .then_some(Source::Var(usize::MAX))
+                    }),
+            };
+            match source {
+                Some(source) => slots.push(source),
+                None => {
+                    if !undefined.contains(&slot.name) {
+                        undefined.push(slot.name);
+                    }
+                    slots.push(Source::Var(usize::MAX));
+                }
+            }
+        }
+        for name in undefined {
+            errors.push(TransformError::new(
+                &template_path,
+                format!(
+                    "placeholder <{name}> is neither defined in input_paths_map nor a \
+                     reserved variable ({})",
+                    RESERVED_VARIABLES.join(", ")
+                ),
+            ));
+        }
+
+        let kind = match classify(template, &scan) {
+            Ok(kind) => kind,
+            Err(message) => {
+                errors.push(TransformError::new(&template_path, message));
+                TemplateKind::Text
+            }
+        };
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut parts = Vec::with_capacity(scan.pieces.len());
+        for piece in scan.pieces {
+            match piece {
+                Piece::Text(range) => parts.push(Part::Text(range)),
+                Piece::Slot(index) => {
+                    let (Some(slot), Some(&source)) = (scan.slots.get(index), slots.get(index))
+                    else {
+                        continue;
+                    };
+                    let mode = match (kind, slot.quoted) {
+                        (TemplateKind::Json, false) => Mode::Value,
+                        (TemplateKind::Json, true) => Mode::Raw,
+                        (TemplateKind::String | TemplateKind::Text, _) => Mode::Flat,
+                    };
+                    parts.push(Part::Slot { source, mode });
+                }
+            }
+        }
+        Ok(InputTransformer {
+            template: template.to_owned(),
+            kind,
+            variables,
+            parts,
+        })
+    }
+
+    /// Renders the target input for one event. `event_text` is the event's JSON text,
+    /// `event` the same parsed.
+    ///
+    /// Returns the rendered text even when EventBridge would drop it (see
+    /// [`InputTransformer::apply_checked`]).
+    pub fn apply(&self, event_text: &str, event: &Value, reserved: &Reserved<'_>) -> String {
+        self.render(event_text, event, reserved).0
+    }
+
+    /// Like [`InputTransformer::apply`], but reports when a JSON template rendered to
+    /// invalid JSON, which EventBridge does not deliver.
+    pub fn apply_checked(
+        &self,
+        event_text: &str,
+        event: &Value,
+        reserved: &Reserved<'_>,
+    ) -> Result<String, Undeliverable> {
+        let (rendered, suspicious) = self.render(event_text, event, reserved);
+        if suspicious && serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
+            return Err(Undeliverable::InvalidJson { rendered });
+        }
+        Ok(rendered)
+    }
+
+    /// The template as written.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// How the template is read.
+    pub fn kind(&self) -> TemplateKind {
+        self.kind
+    }
+
+    /// The variables (name and path), sorted by name.
+    pub fn variables(&self) -> impl Iterator<Item = (&str, &JsonPath)> {
+        self.variables.iter().map(|(n, p)| (n.as_str(), p))
+    }
+
+    /// Renders; the flag says whether a quoted slot received text that may break JSON.
+    fn render(&self, event_text: &str, event: &Value, reserved: &Reserved<'_>) -> (String, bool) {
+        let mut out = String::with_capacity(self.template.len() + 16 * self.parts.len());
+        let mut suspicious = false;
+        let mut event_without_detail: Option<String> = None;
+        for part in &self.parts {
+            let (source, mode) = match part {
+                Part::Text(range) => {
+                    out.push_str(self.template.get(range.clone()).unwrap_or_default());
+                    continue;
+                }
+                Part::Slot { source, mode } => (*source, *mode),
+            };
+            let filler = match source {
+                Source::Var(index) => match self.variables.get(index) {
+                    Some((_, path)) => filler_of(path.select(event)),
+                    None => Filler::Missing,
+                },
+                Source::RuleArn => Filler::Str(reserved.rule_arn),
+                Source::RuleName => Filler::Str(reserved.rule_name),
+                Source::IngestionTime => Filler::Str(reserved.ingestion_time),
+                Source::EventJson => Filler::Compound(Cow::Borrowed(event_text)),
+                Source::Event => {
+                    let text = event_without_detail.get_or_insert_with(|| without_detail(event));
+                    Filler::Compound(Cow::Borrowed(text.as_str()))
+                }
+            };
+            match (mode, filler) {
+                (Mode::Value, Filler::Missing) => out.push_str("\"\""),
+                (Mode::Value, Filler::Str(s)) => push_json_string(&mut out, s),
+                (Mode::Raw | Mode::Flat, Filler::Missing) => {}
+                (Mode::Raw, Filler::Str(s)) => {
+                    suspicious |= s.chars().any(|c| c == '"' || c == '\\' || c < ' ');
+                    out.push_str(s);
+                }
+                (Mode::Flat, Filler::Str(s)) => out.push_str(s),
+                (_, Filler::Scalar(text)) => out.push_str(&text),
+                (Mode::Value, Filler::Compound(text)) => out.push_str(&text),
+                (Mode::Raw, Filler::Compound(text)) => {
+                    suspicious = true;
+                    out.push_str(&text);
+                }
+                (Mode::Flat, Filler::Compound(text)) => {
+                    out.extend(text.chars().filter(|c| *c != '"'));
+                }
+            }
+        }
+        (out, suspicious)
+    }
+}
+
+fn filler_of(value: Option<&Value>) -> Filler<'_> {
+    match value {
+        None => Filler::Missing,
+        Some(Value::String(s)) => Filler::Str(s),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+            Filler::Compound(Cow::Owned(v.to_string()))
+        }
+        Some(v) => Filler::Scalar(v.to_string()),
+    }
+}
+
+/// `<aws.events.event>`: the event without `detail`, members in the order AWS was
+/// observed to use, `detail-type` renamed `detailType` (LS).
+fn without_detail(event: &Value) -> String {
+    const ORDER: [(&str, &str); 8] = [
+        ("id", "id"),
+        ("account", "account"),
+        ("detail-type", "detailType"),
+        ("time", "time"),
+        ("source", "source"),
+        ("region", "region"),
+        ("resources", "resources"),
+        ("version", "version"),
+    ];
+    let Value::Object(map) = event else {
+        return event.to_string();
+    };
+    let mut out = String::from("{");
+    let member = |out: &mut String, key: &str, value: &Value| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        push_json_string(out, key);
+        out.push(':');
+        let _ = write!(out, "{value}");
+    };
+    for (from, to) in ORDER {
+        if let Some(value) = map.get(from) {
+            member(&mut out, to, value);
+        }
+    }
+    for (key, value) in map {
+        if key != "detail" && !ORDER.iter().any(|(from, _)| from == key) {
+            member(&mut out, key, value);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Appends `s` as a JSON string literal (the escaping serde_json uses).
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0C}' => out.push_str("\\f"),
+            c if c < ' ' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn join(base: &str, field: &str) -> String {
+    if base.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{base}.{field}")
+    }
+}
+
+/// `map.name`, or `map["odd name"]` when the name is not a plain identifier.
+fn map_entry_path(map_path: &str, name: &str) -> String {
+    if is_variable_name(name) {
+        format!("{map_path}.{name}")
+    } else {
+        let mut quoted = String::new();
+        push_json_string(&mut quoted, name);
+        format!("{map_path}[{quoted}]")
+    }
+}
+
+fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Why `name` cannot be an `InputPathsMap` key, if it cannot.
+fn name_problem(name: &str) -> Option<String> {
+    if RESERVED_VARIABLES.contains(&name) {
+        return Some(format!(
+            "`{name}` is a reserved variable; use <{name}> in the template without defining it"
+        ));
+    }
+    if name.is_empty() {
+        return Some("variable name must not be empty".into());
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Some(format!(
+            "variable name is {chars} characters long; at most {MAX_NAME_CHARS} are allowed"
+        ));
+    }
+    if !is_variable_name(name) {
+        return Some(format!(
+            "variable name `{name}` may only contain letters, digits, `_` and `-`"
+        ));
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Template scanning
+// ---------------------------------------------------------------------------------------
+
+struct Scan<'t> {
+    pieces: Vec<Piece>,
+    slots: Vec<SlotRef<'t>>,
+}
+
+enum Piece {
+    Text(Range<usize>),
+    Slot(usize),
+}
+
+struct SlotRef<'t> {
+    name: &'t str,
+    /// Inside a JSON string literal of the template.
+    quoted: bool,
+}
+
+/// Splits the template into literal runs and placeholders, noting for each placeholder
+/// whether it sits inside a JSON string literal (`"` toggles, `\` escapes inside strings).
+/// Only ASCII bytes are examined, so every cut is on a character boundary.
+fn scan_template(template: &str) -> Scan<'_> {
+    let bytes = template.as_bytes();
+    let mut pieces = Vec::new();
+    let mut slots = Vec::new();
+    let mut literal_start = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'<'
+            && let Some((name, end)) = placeholder_at(template, i)
+        {
+            if literal_start < i {
+                pieces.push(Piece::Text(literal_start..i));
+            }
+            pieces.push(Piece::Slot(slots.len()));
+            slots.push(SlotRef {
+                name,
+                quoted: in_string,
+            });
+            escaped = false;
+            i = end;
+            literal_start = end;
+            continue;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        }
+        i += 1;
+    }
+    if literal_start < bytes.len() {
+        pieces.push(Piece::Text(literal_start..bytes.len()));
+    }
+    Scan { pieces, slots }
+}
+
+/// A placeholder `<name>` starting at byte `start`: its name and the index after `>`.
+fn placeholder_at(template: &str, start: usize) -> Option<(&str, usize)> {
+    let bytes = template.as_bytes();
+    let mut end = start + 1;
+    while bytes
+        .get(end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        end += 1;
+    }
+    if end == start + 1 || bytes.get(end) != Some(&b'>') {
+        return None;
+    }
+    Some((template.get(start + 1..end)?, end + 1))
+}
+
+/// Decides how the template is read; an error when it looks like JSON but is not.
+fn classify(template: &str, scan: &Scan<'_>) -> Result<TemplateKind, String> {
+    let first = template
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .chars()
+        .next();
+    // A character absent from the template marks quoted placeholders in the skeleton.
+    let Some(marker) = ('\u{E000}'..='\u{F8FF}').find(|c| !template.contains(*c)) else {
+        return Ok(TemplateKind::Text);
+    };
+    let mut skeleton = String::with_capacity(template.len());
+    for piece in &scan.pieces {
+        match piece {
+            Piece::Text(range) => {
+                skeleton.push_str(template.get(range.clone()).unwrap_or_default())
+            }
+            Piece::Slot(index) => match scan.slots.get(*index) {
+                Some(slot) if slot.quoted => skeleton.push(marker),
+                _ => skeleton.push_str("null"),
+            },
+        }
+    }
+    let parsed = serde_json::from_str::<Value>(&skeleton);
+    match (first, parsed) {
+        (Some('"'), Ok(Value::String(_))) => Ok(TemplateKind::String),
+        (Some('"' | '{' | '['), Err(e)) => Err(format!(
+            "is not valid JSON once its placeholders are filled: {}",
+            without_position(&e)
+        )),
+        (_, Ok(value)) => {
+            if has_marked_key(&value, marker) {
+                Err("a placeholder cannot be used as (part of) an object key".into())
+            } else {
+                Ok(TemplateKind::Json)
+            }
+        }
+        (_, Err(_)) => Ok(TemplateKind::Text),
+    }
+}
+
+fn has_marked_key(value: &Value, marker: char) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains(marker) || has_marked_key(v, marker)),
+        Value::Array(items) => items.iter().any(|v| has_marked_key(v, marker)),
+        _ => false,
+    }
+}
+
+/// serde_json's message without "at line … column …" (positions in the skeleton would
+/// not match the template's).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.find(" at line ") {
+        Some(cut) => text.get(..cut).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TargetInput
+// ---------------------------------------------------------------------------------------
+
+/// What a target receives.
+#[derive(Debug, Clone)]
+pub enum TargetInput {
+    /// The whole event (no input setting).
+    WholeEvent,
+    /// `Input`: this JSON text.
+    Constant(String),
+    /// `InputPath`: the selected part of the event.
+    Path(JsonPath),
+    /// `InputTransformer`: a rendered template.
+    Transformer(InputTransformer),
+}
+
+impl TargetInput {
+    /// Builds from the config fields (at most one of input / input_path / transformer may
+    /// be set — else an error at base_path). `base_path` is the target's path; field errors
+    /// are reported at `base_path.input`, `base_path.input_path` and
+    /// `base_path.input_transformer.…`.
+    pub fn from_config(
+        input: Option<&str>,
+        input_path: Option<&str>,
+        transformer: Option<(&BTreeMap<String, String>, &str)>,
+        base_path: &str,
+    ) -> Result<TargetInput, Vec<TransformError>> {
+        let mut errors = Vec::new();
+        let set = [input.is_some(), input_path.is_some(), transformer.is_some()]
+            .into_iter()
+            .filter(|x| *x)
+            .count();
+        if set > 1 {
+            errors.push(TransformError::new(
+                base_path,
+                "only one of input, input_path and input_transformer may be set",
+            ));
+        }
+        let mut result = TargetInput::WholeEvent;
+        if let Some(text) = input {
+            let path = join(base_path, "input");
+            let chars = text.chars().count();
+            if chars > MAX_INPUT_CHARS {
+                errors.push(TransformError::new(
+                    &path,
+                    format!("is {chars} characters long; at most {MAX_INPUT_CHARS} are allowed"),
+                ));
+            }
+            match serde_json::from_str::<IgnoredAny>(text) {
+                Ok(_) => result = TargetInput::Constant(text.to_owned()),
+                Err(e) => errors.push(TransformError::new(
+                    &path,
+                    format!("must be valid JSON text: {e}"),
+                )),
+            }
+        }
+        if let Some(text) = input_path {
+            match JsonPath::parse(text) {
+                Ok(path) => result = TargetInput::Path(path),
+                Err(message) => errors.push(TransformError::new(
+                    join(base_path, "input_path"),
+                    format!("invalid JSONPath `{text}`: {message}"),
+                )),
+            }
+        }
+        if let Some((paths_map, template)) = transformer {
+            let base = join(base_path, "input_transformer");
+            match InputTransformer::compile(paths_map, template, &base) {
+                Ok(t) => result = TargetInput::Transformer(t),
+                Err(mut more) => errors.append(&mut more),
+            }
+        }
+        if errors.is_empty() {
+            Ok(result)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// True when rendering needs the parsed event (Path / Transformer).
+    pub fn needs_parsed_event(&self) -> bool {
+        match self {
+            TargetInput::WholeEvent | TargetInput::Constant(_) => false,
+            TargetInput::Path(path) => !path.is_root(),
+            TargetInput::Transformer(_) => true,
+        }
+    }
+
+    /// What the target receives. For WholeEvent returns event_text unchanged
+    /// (Cow::Borrowed). `event` is only consulted when needs_parsed_event() (when it is
+    /// `None` then, `event_text` is parsed here).
+    ///
+    /// Where EventBridge would deliver nothing (see [`TargetInput::render_checked`]) this
+    /// returns `null` for an input path that selects nothing and the rendered text for a
+    /// template that rendered invalid JSON.
+    pub fn render<'e>(
+        &self,
+        event_text: &'e str,
+        event: Option<&Value>,
+        reserved: &Reserved<'_>,
+    ) -> Cow<'e, str> {
+        match self.render_checked(event_text, event, reserved) {
+            Ok(text) => text,
+            Err(Undeliverable::NothingSelected) => Cow::Borrowed("null"),
+            Err(Undeliverable::InvalidJson { rendered }) => Cow::Owned(rendered),
+        }
+    }
+
+    /// What the target receives, or why EventBridge would deliver nothing.
+    pub fn render_checked<'e>(
+        &self,
+        event_text: &'e str,
+        event: Option<&Value>,
+        reserved: &Reserved<'_>,
+    ) -> Result<Cow<'e, str>, Undeliverable> {
+        let parsed;
+        let event = match event {
+            Some(event) => event,
+            None if self.needs_parsed_event() => {
+                parsed = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
+                &parsed
+            }
+            None => &Value::Null,
+        };
+        match self {
+            TargetInput::WholeEvent => Ok(Cow::Borrowed(event_text)),
+            TargetInput::Constant(text) => Ok(Cow::Owned(text.clone())),
+            TargetInput::Path(path) if path.is_root() => Ok(Cow::Borrowed(event_text)),
+            TargetInput::Path(path) => match path.select(event) {
+                Some(value) => Ok(Cow::Owned(value.to_string())),
+                None => Err(Undeliverable::NothingSelected),
+            },
+            TargetInput::Transformer(t) => {
+                t.apply_checked(event_text, event, reserved).map(Cow::Owned)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The EC2 event of (UG)'s examples.
+    const EC2_EVENT: &str = r#"{"version":"0","id":"7bf73129-1428-4cd3-a780-95db273d1602","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"123456789012","time":"2015-11-11T21:29:54Z","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],"detail":{"instance-id":"i-0123456789","state":"RUNNING"}}"#;
+
+    const RESERVED: Reserved<'static> = Reserved {
+        rule_arn: "arn:aws:events:us-east-2:123456789012:rule/example",
+        rule_name: "example",
+        ingestion_time: "2015-11-11T21:29:55Z",
+    };
+
+    /// (UG)'s InputPathsMap (the `resource` entry is in later revisions).
+    fn ec2_paths() -> BTreeMap<String, String> {
+        map(&[
+            ("timestamp", "$.time"),
+            ("instance", "$.detail.instance-id"),
+            ("state", "$.detail.state"),
+            ("resource", "$.resources[0]"),
+        ])
+    }
+
+    fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn transform(paths: &BTreeMap<String, String>, template: &str, event: &str) -> String {
+        let t = InputTransformer::compile(paths, template, "t")
+            .unwrap_or_else(|e| panic!("{template}: {e:?}"));
+        let parsed: Value = serde_json::from_str(event).expect("test event is JSON");
+        t.apply(event, &parsed, &RESERVED)
+    }
+
+    fn checked(
+        paths: &BTreeMap<String, String>,
+        template: &str,
+        event: &str,
+    ) -> Result<String, Undeliverable> {
+        let t = InputTransformer::compile(paths, template, "t")
+            .unwrap_or_else(|e| panic!("{template}: {e:?}"));
+        let parsed: Value = serde_json::from_str(event).expect("test event is JSON");
+        t.apply_checked(event, &parsed, &RESERVED)
+    }
+
+    fn errors(paths: &BTreeMap<String, String>, template: &str) -> Vec<String> {
+        match InputTransformer::compile(paths, template, "rules.r.targets[0].input_transformer") {
+            Ok(_) => panic!("{template} compiled"),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn same_json(a: &str, b: &str) {
+        let a: Value = serde_json::from_str(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+        let b: Value = serde_json::from_str(b).unwrap_or_else(|e| panic!("{b}: {e}"));
+        assert_eq!(a, b);
+    }
+
+    // --- [UG] "Input transform examples" table, row by row -----------------------------
+
+    #[test]
+    fn ug_simple_string() {
+        let out = transform(
+            &ec2_paths(),
+            r#""instance <instance> is in <state>""#,
+            EC2_EVENT,
+        );
+        assert_eq!(out, r#""instance i-0123456789 is in RUNNING""#);
+    }
+
+    #[test]
+    fn ug_string_with_escaped_quotes() {
+        let out = transform(
+            &ec2_paths(),
+            r#""instance \"<instance>\" is in <state>""#,
+            EC2_EVENT,
+        );
+        assert_eq!(out, r#""instance \"i-0123456789\" is in RUNNING""#);
+    }
+
+    #[test]
+    fn ug_simple_json() {
+        let template = "{\n  \"instance\" : <instance>,\n  \"state\": <state>\n}";
+        let out = transform(&ec2_paths(), template, EC2_EVENT);
+        assert_eq!(
+            out,
+            "{\n  \"instance\" : \"i-0123456789\",\n  \"state\": \"RUNNING\"\n}"
+        );
+    }
+
+    #[test]
+    fn ug_json_with_strings_and_variables() {
+        let template = r#"{
+ "instance" : <instance>,
+ "state": "<state>",
+ "instanceStatus": "instance \"<instance>\" is in <state>"
+}"#;
+        let out = transform(&ec2_paths(), template, EC2_EVENT);
+        assert_eq!(
+            out,
+            r#"{
+ "instance" : "i-0123456789",
+ "state": "RUNNING",
+ "instanceStatus": "instance \"i-0123456789\" is in RUNNING"
+}"#
+        );
+    }
+
+    #[test]
+    fn ug_json_with_mix_of_variables_and_static_information() {
+        let template = "{\n  \"instance\" : <instance>,\n  \"state\": [ 9, <state>, true ],\n  \"Transformed\" : \"Yes\"\n}\n";
+        let out = transform(&ec2_paths(), template, EC2_EVENT);
+        assert_eq!(
+            out,
+            "{\n  \"instance\" : \"i-0123456789\",\n  \"state\": [ 9, \"RUNNING\", true ],\n  \"Transformed\" : \"Yes\"\n}\n"
+        );
+        // [UG] shows the same JSON pretty-printed.
+        same_json(
+            &out,
+            r#"{"instance":"i-0123456789","state":[9,"RUNNING",true],"Transformed":"Yes"}"#,
+        );
+    }
+
+    #[test]
+    fn ug_reserved_variables_in_json() {
+        let template = r#"{
+  "instance" : <instance>,
+  "state": <state>,
+  "ruleArn" : <aws.events.rule-arn>,
+  "ruleName" : <aws.events.rule-name>,
+  "originalEvent" : <aws.events.event>
+}"#;
+        let out = transform(&ec2_paths(), template, EC2_EVENT);
+        same_json(
+            &out,
+            r#"{
+  "instance" : "i-0123456789",
+  "state": "RUNNING",
+  "ruleArn" : "arn:aws:events:us-east-2:123456789012:rule/example",
+  "ruleName" : "example",
+  "originalEvent" : {
+    "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+    "account": "123456789012",
+    "detailType": "EC2 Instance State-change Notification",
+    "time": "2015-11-11T21:29:54Z",
+    "source": "aws.ec2",
+    "region": "us-east-1",
+    "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
+    "version": "0"
+  }
+}"#,
+        );
+        // Member order as AWS was observed to write it ([LS]).
+        assert!(out.ends_with(
+            r#""originalEvent" : {"id":"7bf73129-1428-4cd3-a780-95db273d1602","account":"123456789012","detailType":"EC2 Instance State-change Notification","time":"2015-11-11T21:29:54Z","source":"aws.ec2","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],"version":"0"}
+}"#
+        ));
+    }
+
+    #[test]
+    fn ug_reserved_variables_in_a_string() {
+        let out = transform(
+            &ec2_paths(),
+            r#""<aws.events.rule-name> triggered""#,
+            EC2_EVENT,
+        );
+        assert_eq!(out, r#""example triggered""#);
+    }
+
+    #[test]
+    fn ug_cloudwatch_log_group_template() {
+        // [UG] shows what the log group displays; the transformer output itself is JSON.
+        let template = r#"{
+  "timestamp" : <timestamp>,
+  "message": "instance \"<instance>\" is in <state>"
+}"#;
+        let out = transform(&ec2_paths(), template, EC2_EVENT);
+        assert_eq!(
+            out,
+            r#"{
+  "timestamp" : "2015-11-11T21:29:54Z",
+  "message": "instance \"i-0123456789\" is in RUNNING"
+}"#
+        );
+    }
+
+    #[test]
+    fn ug_array_index_variable() {
+        let out = transform(&ec2_paths(), r#"{"resource": <resource>}"#, EC2_EVENT);
+        assert_eq!(
+            out,
+            r#"{"resource": "arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"}"#
+        );
+    }
+
+    #[test]
+    fn api_reference_examples() {
+        let paths = map(&[
+            ("instance", "$.detail.instance"),
+            ("status", "$.detail.status"),
+        ]);
+        let event = r#"{"detail":{"instance":"i-1","status":"running"}}"#;
+        // Plain text template: placeholders as raw text.
+        assert_eq!(
+            transform(&paths, "<instance> is in state <status>", event),
+            "i-1 is in state running"
+        );
+        assert_eq!(
+            transform(&paths, r#"<instance> is in state \"<status>\""#, event),
+            r#"i-1 is in state \"running\""#
+        );
+        assert_eq!(
+            transform(
+                &paths,
+                r#"{"myInstance": <instance>,"myStatus": "<instance> is in state \"<status>\""}"#,
+                event
+            ),
+            r#"{"myInstance": "i-1","myStatus": "i-1 is in state \"running\""}"#
+        );
+    }
+
+    // --- [UG]/[Pipes] common issues: objects, arrays, missing paths --------------------
+
+    #[test]
+    fn object_in_a_string_loses_its_quotes() {
+        let paths = map(&[("detail", "$.detail")]);
+        let event = r#"{"detail":{"key1":"value1"}}"#;
+        assert_eq!(
+            transform(&paths, r#""Detail is <detail>""#, event),
+            r#""Detail is {key1:value1}""#
+        );
+        assert_eq!(
+            transform(&paths, r#"{"detail": <detail>}"#, event),
+            r#"{"detail": {"key1":"value1"}}"#
+        );
+    }
+
+    #[test]
+    fn missing_path_is_an_empty_string() {
+        let paths = map(&[("command", "$.detail.notinmessage"), ("t", "$.detail-type")]);
+        let event = r#"{"detail-type":"X","detail":{"command":"c"}}"#;
+        // [LS] (recorded against AWS): string template and JSON template.
+        assert_eq!(
+            transform(&paths, r#""Event of <t> type, info <command>""#, event),
+            r#""Event of X type, info ""#
+        );
+        assert_eq!(
+            transform(
+                &paths,
+                r#"{"detailType": <t>, "command": <command>}"#,
+                event
+            ),
+            r#"{"detailType": "X", "command": ""}"#
+        );
+        assert_eq!(
+            transform(&paths, r#"{"command": "<command>"}"#, event),
+            r#"{"command": ""}"#
+        );
+    }
+
+    // --- [LS]: tests recorded against AWS ------------------------------------------------
+
+    const LS_EVENT: &str = r#"{"version":"0","id":"e1","detail-type":"core.update-account-command","source":"core.update-account-command","account":"111111111111","time":"2024-06-11T08:33:00Z","region":"us-east-1","resources":[],"detail":{"command":"update-account","payload":{"acc_id":"0a787ecb-4015","sf_id":"baz"},"listsingle":["HIGH"],"listmulti":["ACTIVE","INACTIVE"]}}"#;
+
+    fn ls_paths() -> BTreeMap<String, String> {
+        map(&[
+            ("userId", "$.detail.payload.acc_id"),
+            ("payload", "$.detail.payload"),
+            ("systemstring", "$.detail.awsAccountId"),
+            ("listsingle", "$.detail.listsingle"),
+            ("listmulti", "$.detail.listmulti"),
+            ("detail-type", "$.detail-type"),
+            ("timestamp", "$.time"),
+            ("command", "$.detail.command"),
+        ])
+    }
+
+    #[test]
+    fn ls_string_templates() {
+        let p = ls_paths();
+        assert_eq!(
+            transform(
+                &p,
+                r#""Event of <detail-type> type, at time <timestamp>, info extracted from detail <command>""#,
+                LS_EVENT
+            ),
+            r#""Event of core.update-account-command type, at time 2024-06-11T08:33:00Z, info extracted from detail update-account""#
+        );
+        assert_eq!(
+            transform(
+                &p,
+                r#""{[/Check with special starting characters for event of <detail-type> type""#,
+                LS_EVENT
+            ),
+            r#""{[/Check with special starting characters for event of core.update-account-command type""#
+        );
+        assert_eq!(
+            transform(
+                &p,
+                r#""Payload of <payload> with path users-service/users/<userId> and <userId>""#,
+                LS_EVENT
+            ),
+            r#""Payload of {acc_id:0a787ecb-4015,sf_id:baz} with path users-service/users/0a787ecb-4015 and 0a787ecb-4015""#
+        );
+        assert_eq!(
+            transform(&p, r#""<listsingle> single list item""#, LS_EVENT),
+            r#""[HIGH] single list item""#
+        );
+        assert_eq!(
+            transform(&p, r#""<listmulti> multiple list items""#, LS_EVENT),
+            r#""[ACTIVE,INACTIVE] multiple list items""#
+        );
+        assert_eq!(
+            transform(
+                &p,
+                r#""<listsingle> single <listmulti> multi <systemstring> system <payload> payload <userId> user""#,
+                LS_EVENT
+            ),
+            r#""[HIGH] single [ACTIVE,INACTIVE] multi  system {acc_id:0a787ecb-4015,sf_id:baz} payload 0a787ecb-4015 user""#
+        );
+    }
+
+    #[test]
+    fn ls_json_templates() {
+        let p = ls_paths();
+        let cases = [
+            (
+                r#"{"method": "PUT", "path": "users-service/users/<userId>", "bod": <payload>}"#,
+                r#"{"method": "PUT", "path": "users-service/users/0a787ecb-4015", "bod": {"acc_id":"0a787ecb-4015","sf_id":"baz"}}"#,
+            ),
+            (r#"{"id" : <userId>}"#, r#"{"id" : "0a787ecb-4015"}"#),
+            (r#"{"id" : "<userId>"}"#, r#"{"id" : "0a787ecb-4015"}"#),
+            (
+                r#"{"method": "PUT", "path": "users-service/users/<userId>", "bod": [<userId>, "hardcoded"]}"#,
+                r#"{"method": "PUT", "path": "users-service/users/0a787ecb-4015", "bod": ["0a787ecb-4015", "hardcoded"]}"#,
+            ),
+            (
+                r#"{"method": "PUT", "nested": {"level1": {"level2": {"level3": "users-service/users/<userId>"} } }, "bod": "<userId>"}"#,
+                r#"{"method": "PUT", "nested": {"level1": {"level2": {"level3": "users-service/users/0a787ecb-4015"} } }, "bod": "0a787ecb-4015"}"#,
+            ),
+            (
+                r#"{"singlelistitem": <listsingle>}"#,
+                r#"{"singlelistitem": ["HIGH"]}"#,
+            ),
+            (
+                r#"{"multi_replacement": "users/<userId>/second/<userId>"}"#,
+                r#"{"multi_replacement": "users/0a787ecb-4015/second/0a787ecb-4015"}"#,
+            ),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(checked(&p, template, LS_EVENT).as_deref(), Ok(expected));
+        }
+    }
+
+    #[test]
+    fn ls_objects_and_arrays_inside_quotes_are_not_delivered() {
+        let p = ls_paths();
+        for template in [
+            r#"{"not_valid": "users-service/users/<payload>", "bod": <payload>}"#,
+            r#"{"payload": "<payload>"}"#,
+            r#"{"singlelistitem": "<listsingle>"}"#,
+        ] {
+            assert!(
+                matches!(
+                    checked(&p, template, LS_EVENT),
+                    Err(Undeliverable::InvalidJson { .. })
+                ),
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn ls_predefined_variables() {
+        let none = BTreeMap::new();
+        assert_eq!(
+            transform(
+                &none,
+                r#""Message containing all pre defined variables <aws.events.rule-arn> <aws.events.rule-name> <aws.events.event.ingestion-time>""#,
+                LS_EVENT
+            ),
+            r#""Message containing all pre defined variables arn:aws:events:us-east-2:123456789012:rule/example example 2015-11-11T21:29:55Z""#
+        );
+        let out = transform(
+            &none,
+            r#"{"originalEvent": <aws.events.event>, "originalEventJson": <aws.events.event.json>}"#,
+            LS_EVENT,
+        );
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"originalEvent": {{"id":"e1","account":"111111111111","detailType":"core.update-account-command","time":"2024-06-11T08:33:00Z","source":"core.update-account-command","region":"us-east-1","resources":[],"version":"0"}}, "originalEventJson": {LS_EVENT}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn ls_input_path() {
+        let event: Value = serde_json::from_str(LS_EVENT).expect("JSON");
+        let render = |path: &str| {
+            let input = TargetInput::from_config(None, Some(path), None, "t").expect("valid");
+            input
+                .render_checked(LS_EVENT, Some(&event), &RESERVED)
+                .map(Cow::into_owned)
+        };
+        assert_eq!(render("$.detail.payload.sf_id").as_deref(), Ok(r#""baz""#));
+        assert_eq!(
+            render("$.detail.payload").as_deref(),
+            Ok(r#"{"acc_id":"0a787ecb-4015","sf_id":"baz"}"#)
+        );
+        assert_eq!(render("$.detail.nope"), Err(Undeliverable::NothingSelected));
+        assert_eq!(
+            render("$.detail.listmulti[1]").as_deref(),
+            Ok(r#""INACTIVE""#)
+        );
+        assert_eq!(render("$").as_deref(), Ok(LS_EVENT));
+    }
+
+    // --- TargetInput -----------------------------------------------------------------
+
+    #[test]
+    fn whole_event_and_root_path_borrow_the_event_text() {
+        let whole = TargetInput::from_config(None, None, None, "t").expect("valid");
+        assert!(!whole.needs_parsed_event());
+        assert!(matches!(
+            whole.render(EC2_EVENT, None, &RESERVED),
+            Cow::Borrowed(s) if s == EC2_EVENT
+        ));
+        let root = TargetInput::from_config(None, Some("$"), None, "t").expect("valid");
+        assert!(!root.needs_parsed_event());
+        assert!(matches!(
+            root.render(EC2_EVENT, None, &RESERVED),
+            Cow::Borrowed(s) if s == EC2_EVENT
+        ));
+    }
+
+    #[test]
+    fn constant_input_is_delivered_as_is() {
+        let input =
+            TargetInput::from_config(Some(r#"{ "a" : [1, 2] }"#), None, None, "t").expect("valid");
+        assert!(!input.needs_parsed_event());
+        assert_eq!(
+            input.render(EC2_EVENT, None, &RESERVED),
+            r#"{ "a" : [1, 2] }"#
+        );
+    }
+
+    #[test]
+    fn render_parses_the_event_when_not_given_one() {
+        let input = TargetInput::from_config(None, Some("$.detail.state"), None, "t").expect("ok");
+        assert!(input.needs_parsed_event());
+        assert_eq!(input.render(EC2_EVENT, None, &RESERVED), r#""RUNNING""#);
+        let missing = TargetInput::from_config(None, Some("$.nope"), None, "t").expect("ok");
+        assert_eq!(missing.render(EC2_EVENT, None, &RESERVED), "null");
+        let paths = ec2_paths();
+        let t = TargetInput::from_config(None, None, Some((&paths, "<state>")), "t").expect("ok");
+        assert_eq!(t.render(EC2_EVENT, None, &RESERVED), r#""RUNNING""#);
+        assert_eq!(t.render("not json", None, &RESERVED), r#""""#);
+    }
+
+    #[test]
+    fn from_config_collects_every_problem() {
+        let paths = map(&[("bad name", "$.x"), ("ok", "detail")]);
+        let errors = TargetInput::from_config(
+            Some("{nope"),
+            Some("$.a[*]"),
+            Some((&paths, "<missing>")),
+            "nodes.b.rules.r.targets[0]",
+        )
+        .expect_err("invalid");
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let expected_prefixes = [
+            "nodes.b.rules.r.targets[0]: only one of input, input_path and input_transformer",
+            "nodes.b.rules.r.targets[0].input: must be valid JSON text",
+            "nodes.b.rules.r.targets[0].input_path: invalid JSONPath `$.a[*]`: wildcards",
+            r#"nodes.b.rules.r.targets[0].input_transformer.input_paths_map["bad name"]: variable name `bad name` may only contain"#,
+            "nodes.b.rules.r.targets[0].input_transformer.input_paths_map.ok: invalid JSONPath `detail`: must start with `$`",
+            "nodes.b.rules.r.targets[0].input_transformer.input_template: placeholder <missing> is neither defined",
+        ];
+        assert_eq!(lines.len(), expected_prefixes.len(), "{lines:#?}");
+        for (line, prefix) in lines.iter().zip(expected_prefixes) {
+            assert!(
+                line.starts_with(prefix),
+                "{line:?} should start with {prefix:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn constant_input_limits() {
+        let long = format!("\"{}\"", "x".repeat(MAX_INPUT_CHARS));
+        let errors = TargetInput::from_config(Some(&long), None, None, "t").expect_err("too long");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("at most 8192"));
+        let errors = TargetInput::from_config(Some(""), None, None, "t").expect_err("empty");
+        assert_eq!(errors[0].path, "t.input");
+    }
+
+    // --- Validation ------------------------------------------------------------------
+
+    #[test]
+    fn transformer_validation_collects_all_problems() {
+        let mut paths: BTreeMap<String, String> = (0..101)
+            .map(|i| (format!("v{i}"), "$.detail".to_owned()))
+            .collect();
+        paths.insert("aws.events.rule-arn".into(), "$.x".into());
+        paths.insert(String::new(), "$.x".into());
+        paths.insert("x".repeat(257), "$.x".into());
+        paths.insert("deep".into(), "$..x".into());
+        paths.insert("long".into(), format!("$.{}", "a".repeat(300)));
+        let template = format!(
+            "{{\"a\": <nope>, \"b\": \"<nope>\", \"c\": <v1>, \"d\": <aws.events.nope>}}{}",
+            " ".repeat(MAX_TEMPLATE_CHARS)
+        );
+        let errors = errors(&paths, &template);
+        let base = "rules.r.targets[0].input_transformer";
+        let expected = [
+            format!("{base}.input_paths_map: has 106 variables; at most 100 are allowed"),
+            format!("{base}.input_paths_map[\"\"]: variable name must not be empty"),
+            format!(
+                "{base}.input_paths_map[\"aws.events.rule-arn\"]: `aws.events.rule-arn` is a reserved variable"
+            ),
+            format!("{base}.input_paths_map.deep: invalid JSONPath `$..x`: deep scan"),
+            format!("{base}.input_paths_map.long: invalid JSONPath `$.aaa"),
+            format!(
+                "{base}.input_paths_map.{}: variable name is 257 characters",
+                "x".repeat(257)
+            ),
+            format!(
+                "{base}.input_template: is {} characters long; at most 8192",
+                template.chars().count()
+            ),
+            format!("{base}.input_template: placeholder <nope> is neither defined"),
+            format!("{base}.input_template: placeholder <aws.events.nope> is neither defined"),
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, prefix) in errors.iter().zip(&expected) {
+            assert!(
+                error.starts_with(prefix.as_str()),
+                "{error:?}\nshould start with\n{prefix:?}"
+            );
+        }
+        assert!(errors[4].contains("at most 256"));
+    }
+
+    #[test]
+    fn template_must_be_valid_json_when_it_looks_like_json() {
+        let p = map(&[("a", "$.a"), ("k", "$.k")]);
+        for (template, needle) in [
+            (r#"{"x": <a>,}"#, "not valid JSON"),
+            (r#"{<k>: 1}"#, "not valid JSON"),
+            (r#"{"<k>": 1}"#, "object key"),
+            (r#"{"x": {"pre-<k>": <a>}}"#, "object key"),
+            (r#"[<a> <a>]"#, "not valid JSON"),
+            (r#""abc" <a>"#, "not valid JSON"),
+            (r#"{"x": "<a>""#, "not valid JSON"),
+        ] {
+            let errors = errors(&p, template);
+            assert_eq!(errors.len(), 1, "{template}: {errors:?}");
+            assert!(errors[0].contains(needle), "{template}: {errors:?}");
+            assert!(!errors[0].contains("at line"), "{errors:?}");
+        }
+        let errors = errors(&p, "");
+        assert_eq!(
+            errors,
+            ["rules.r.targets[0].input_transformer.input_template: must not be empty"]
+        );
+    }
+
+    #[test]
+    fn template_kinds() {
+        let p = map(&[("a", "$.a")]);
+        let kind = |template: &str| {
+            InputTransformer::compile(&p, template, "t")
+                .expect("valid")
+                .kind()
+        };
+        assert_eq!(kind(r#"{"x": <a>}"#), TemplateKind::Json);
+        assert_eq!(kind("[<a>, 1]"), TemplateKind::Json);
+        assert_eq!(kind("  <a>  "), TemplateKind::Json);
+        assert_eq!(kind("42"), TemplateKind::Json);
+        assert_eq!(kind(r#" "x <a>" "#), TemplateKind::String);
+        assert_eq!(kind("hello <a>"), TemplateKind::Text);
+        assert_eq!(kind("a < b > c"), TemplateKind::Text);
+    }
+
+    #[test]
+    fn non_placeholder_angle_brackets_are_literal() {
+        let p = map(&[("a", "$.a")]);
+        let event = r#"{"a":"v"}"#;
+        assert_eq!(
+            transform(&p, r#""1 < 2 <> 3 <a>""#, event),
+            r#""1 < 2 <> 3 v""#
+        );
+        assert_eq!(transform(&p, r#""<<a>>""#, event), r#""<v>""#);
+        assert_eq!(transform(&p, "<a", event), "<a");
+        let errors = errors(&p, r#""<b>bold</b>""#);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("placeholder <b>"));
+    }
+
+    #[test]
+    fn bare_placeholder_template_delivers_the_value() {
+        let p = map(&[("d", "$.detail"), ("s", "$.detail.state")]);
+        assert_eq!(
+            transform(&p, "<d>", EC2_EVENT),
+            r#"{"instance-id":"i-0123456789","state":"RUNNING"}"#
+        );
+        assert_eq!(transform(&p, "<s>", EC2_EVENT), r#""RUNNING""#);
+    }
+
+    #[test]
+    fn scalars_and_nulls() {
+        let p = map(&[("n", "$.n"), ("b", "$.b"), ("z", "$.z"), ("f", "$.f")]);
+        let event = r#"{"n":12,"b":true,"z":null,"f":1.5}"#;
+        assert_eq!(
+            transform(&p, r#"{"n": <n>, "b": <b>, "z": <z>, "f": <f>}"#, event),
+            r#"{"n": 12, "b": true, "z": null, "f": 1.5}"#
+        );
+        assert_eq!(
+            transform(&p, r#"{"s": "<n>/<b>/<z>/<f>"}"#, event),
+            r#"{"s": "12/true/null/1.5"}"#
+        );
+        assert_eq!(
+            transform(&p, r#""<n> <b> <z>""#, event),
+            r#""12 true null""#
+        );
+    }
+
+    #[test]
+    fn quoted_strings_are_not_escaped() {
+        // [UG]: "EventBridge doesn't escape values extracted by Input Path".
+        let p = map(&[("q", "$.q")]);
+        let event = r#"{"q":"say \"hi\"\n"}"#;
+        let out = checked(&p, r#"{"m": "<q>"}"#, event);
+        assert_eq!(
+            out,
+            Err(Undeliverable::InvalidJson {
+                rendered: "{\"m\": \"say \"hi\"\n\"}".into()
+            })
+        );
+        // Outside quotes the value is escaped, so the output stays valid.
+        assert_eq!(
+            checked(&p, r#"{"m": <q>}"#, event).as_deref(),
+            Ok(r#"{"m": "say \"hi\"\n"}"#)
+        );
+        // A backslash that happens to form a valid escape is still delivered.
+        let p2 = map(&[("q", "$.q")]);
+        assert_eq!(
+            checked(&p2, r#"{"m": "<q>"}"#, r#"{"q":"a\\nb"}"#).as_deref(),
+            Ok(r#"{"m": "a\nb"}"#)
+        );
+    }
+
+    #[test]
+    fn rendered_json_templates_are_valid_json() {
+        // Every kind of value, in every unquoted position, plus plain strings inside quotes.
+        let values = [
+            json!("plain"),
+            json!("with \"quotes\" and \\ and \n newline and \u{1} control and é ✓"),
+            json!(""),
+            json!(0),
+            json!(-12.5e3),
+            json!(u64::MAX),
+            json!(true),
+            json!(null),
+            json!([]),
+            json!({}),
+            json!([1, "two", {"three": [3]}]),
+            json!({"k": "v \"q\"", "n": null, "a": [{}]}),
+        ];
+        let templates = [
+            "<v>",
+            r#"{"a": <v>}"#,
+            r#"{"a": [<v>, <v>, <m>], "b": {"c": <v>}, "s": "<p> and <m>"}"#,
+            "[<v>,<m>,<v>]",
+            "\n{ \"x\" :\t<v> , \"y\": \"pre <p> post\" }\n",
+            r#"{"all": [<aws.events.event>, <aws.events.event.json>, <aws.events.rule-arn>, "<aws.events.rule-name> at <aws.events.event.ingestion-time>"]}"#,
+        ];
+        let paths = map(&[("v", "$.v"), ("m", "$.missing"), ("p", "$.p")]);
+        for template in templates {
+            let t = InputTransformer::compile(&paths, template, "t").expect("valid");
+            assert_eq!(t.kind(), TemplateKind::Json);
+            for v in &values {
+                let event = json!({"v": v, "p": "plain text", "detail": {"x": 1}});
+                let text = event.to_string();
+                let out = t.apply_checked(&text, &event, &RESERVED);
+                let out = out.unwrap_or_else(|e| panic!("{template} with {v}: {e}"));
+                assert!(
+                    serde_json::from_str::<Value>(&out).is_ok(),
+                    "{template} with {v}: {out}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unquoted_string_values_round_trip() {
+        let p = map(&[("v", "$.v")]);
+        let tricky = "a\"b\\c\u{0}\u{1f}\u{7f}\u{2028}é";
+        let event = json!({ "v": tricky });
+        let out = InputTransformer::compile(&p, r#"{"v": <v>}"#, "t")
+            .expect("valid")
+            .apply(&event.to_string(), &event, &RESERVED);
+        let back: Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(back, json!({ "v": tricky }));
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"v": {}}}"#,
+                serde_json::to_string(tricky).expect("str")
+            )
+        );
+    }
+
+    #[test]
+    fn event_json_in_a_string_template_loses_its_quotes() {
+        let none = BTreeMap::new();
+        assert_eq!(
+            transform(
+                &none,
+                r#""event: <aws.events.event.json>""#,
+                r#"{"a":"b","detail":{}}"#
+            ),
+            r#""event: {a:b,detail:{}}""#
+        );
+    }
+
+    #[test]
+    fn variables_accessor_is_sorted() {
+        let t = InputTransformer::compile(&ec2_paths(), "<state>", "t").expect("valid");
+        let names: Vec<&str> = t.variables().map(|(n, _)| n).collect();
+        assert_eq!(names, ["instance", "resource", "state", "timestamp"]);
+        assert_eq!(t.template(), "<state>");
+    }
+
+    // --- JSONPath ---------------------------------------------------------------------
+
+    #[test]
+    fn json_path_valid() {
+        let event = json!({
+            "detail": {
+                "items": [{"sku": "A-1"}, {"sku": "B-2"}],
+                "odd key": {"x": 1},
+                "it's": 2,
+                "with\"quote": 3,
+                "a/b-c_d": 4,
+                "é": 5,
+                "": 6,
+            },
+            "detail-type": "T",
+        });
+        let cases = [
+            ("$", event.clone()),
+            ("$.detail.items[0].sku", json!("A-1")),
+            ("$.detail.items[1]", json!({"sku": "B-2"})),
+            ("$.detail['items'][1]['sku']", json!("B-2")),
+            ("$.detail[\"items\"][ 1 ][ 'sku' ]", json!("B-2")),
+            ("$['detail']['odd key'].x", json!(1)),
+            ("$.detail['it\\'s']", json!(2)),
+            ("$.detail[\"with\\\"quote\"]", json!(3)),
+            ("$.detail.a/b-c_d", json!(4)),
+            ("$.detail.é", json!(5)),
+            ("$.detail['']", json!(6)),
+            ("$.detail-type", json!("T")),
+        ];
+        for (text, expected) in cases {
+            let path = JsonPath::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(path.as_str(), text);
+            assert_eq!(path.to_string(), text);
+            assert_eq!(path.select(&event), Some(&expected), "{text}");
+        }
+        for text in [
+            "$.nope",
+            "$.detail.items[2]",
+            "$.detail.items.sku",
+            "$.detail-type[0]",
+            "$.detail.items[0][0]",
+            "$[0]",
+        ] {
+            let path = JsonPath::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(path.select(&event), None, "{text}");
+        }
+        assert!(JsonPath::parse("$").expect("root").is_root());
+    }
+
+    #[test]
+    fn json_path_invalid() {
+        let cases = [
+            ("", "is empty"),
+            ("detail", "must start with `$`"),
+            ("$detail", "unexpected `d`"),
+            ("$.", "ends with `.`"),
+            ("$..detail", "deep scan"),
+            ("$.detail.*", "wildcards"),
+            ("$.detail[*]", "wildcards"),
+            ("$*", "wildcards"),
+            ("$.de*tail", "wildcards"),
+            ("$.items[?(@.price > 10)]", "filter expressions"),
+            ("$.items[(@.length-1)]", "script expressions"),
+            ("$.items.length()", "functions"),
+            ("$.items[0:2]", "slices"),
+            ("$.items[:2]", "slices"),
+            ("$.items[0,1]", "unions"),
+            ("$['a','b']", "unions"),
+            ("$.items[-1]", "negative"),
+            ("$.items[]", "empty brackets"),
+            ("$.items[0", "unterminated `[`"),
+            ("$['a", "unterminated quoted name"),
+            ("$['a\\", "unterminated quoted name"),
+            ("$['a'", "unterminated `[`"),
+            ("$['a' x]", "expected `]`"),
+            ("$[a]", "expected an array index or a quoted name"),
+            ("$.a b", "whitespace"),
+            ("$.a'b", "unexpected `'`"),
+            ("$.a]", "unexpected `]`"),
+            ("$.[0]", "must be followed by a property name"),
+            ("$.items[99999999999999999999999]", "too large"),
+        ];
+        for (text, needle) in cases {
+            match JsonPath::parse(text) {
+                Ok(_) => panic!("{text} parsed"),
+                Err(message) => assert!(message.contains(needle), "{text}: {message}"),
+            }
+        }
+        let long = format!("$.{}", "a".repeat(MAX_PATH_CHARS - 2));
+        assert!(JsonPath::parse(&long).is_ok());
+        let too_long = format!("{long}b");
+        assert!(
+            JsonPath::parse(&too_long)
+                .expect_err("too long")
+                .contains("at most 256")
+        );
+    }
+
+    #[test]
+    fn error_display() {
+        let e = TransformError::new("a.b", "bad");
+        assert_eq!(e.to_string(), "a.b: bad");
+        assert_eq!(
+            Undeliverable::NothingSelected.to_string(),
+            "the input path selects nothing"
+        );
+    }
+}

@@ -1,0 +1,2280 @@
+//! The router core: a discrete-event engine that moves real events through a compiled
+//! topology.
+//!
+//! Every state change happens at a simulated instant ([`SimTime`], nanoseconds since the
+//! run began) in a strict order (time, then scheduling order), so the same topology,
+//! seed and inputs give the same trace. Drivers decide how simulated time relates to
+//! the wall clock: [`super::live`] paces it to real time (with a speed factor, pause and
+//! single-step), [`super::run`] runs it as fast as the CPU allows (virtual time).
+//!
+//! Message copies live in a slab while they wait (in a queue, a consumer, or for a
+//! retry); the [`Ledger`] counts every copy's outcome so that
+//! `created = processed + routed + dead-lettered + dropped + pending` always holds.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use rand_pcg::Pcg64Mcg;
+use slab::Slab;
+
+use super::metrics::{EdgeCounters, Ledger, NodeMetrics};
+use super::trace::{Hop, HopKind, TraceOptions, Tracer};
+use crate::model::compile::{
+    CompiledArchive, CompiledConsumer, CompiledProducer, CompiledQueue, CompiledTopic,
+};
+use crate::model::scenario::{Action, ActionKind};
+use crate::model::template::RenderContext;
+use crate::model::transform::Reserved;
+use crate::model::{Arrivals, Compiled, CompiledBus, CompiledNode, Latency, NodeId};
+use crate::pattern::{RuleId, Scratch};
+
+/// Simulated time: nanoseconds since the run began.
+pub type SimTime = u64;
+
+/// How far apart FIFO deduplication ids are remembered (SNS and SQS: 5 minutes).
+pub const DEDUP_WINDOW: SimTime = 300 * 1_000_000_000;
+/// First EventBridge retry delay; doubles per retry up to [`RETRY_CAP`].
+pub const RETRY_BASE: SimTime = 1_000_000_000;
+/// Longest EventBridge retry delay.
+pub const RETRY_CAP: SimTime = 300 * 1_000_000_000;
+
+/// One message as created by a producer or a transformation; copies share it.
+#[derive(Debug)]
+pub struct Message {
+    /// The body: an EventBridge event or a message body (JSON text).
+    pub body: String,
+    /// SNS/SQS message attributes (`{"name": {"Type": "String", "Value": "x"}}`).
+    pub attributes: Option<String>,
+    /// The produced event this copy descends from.
+    pub root: u64,
+    /// When that event was produced.
+    pub produced_at: SimTime,
+    /// Index of its `detail-type` among the tracked ones (`u32::MAX`: not tracked).
+    pub tracked_type: u32,
+    /// FIFO message group.
+    pub group_id: Option<Arc<str>>,
+    /// FIFO deduplication id.
+    pub dedup_id: Option<Arc<str>>,
+    /// Whether this event is traced.
+    pub traced: bool,
+    /// Set when the message was dead-lettered: the attributes EventBridge/SNS add.
+    pub dlq_attributes: Option<Box<BTreeMap<&'static str, String>>>,
+}
+
+/// How a failed delivery is retried, copied onto the copy when its journey starts.
+#[derive(Clone, Copy, Debug)]
+struct RetrySpec {
+    style: RetryStyle,
+    max_retries: u32,
+    max_age: SimTime,
+    dlq: Option<NodeId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RetryStyle {
+    /// EventBridge target: exponential backoff with jitter.
+    EventBridge,
+    /// SNS delivery policy for AWS-managed endpoints.
+    Sns,
+    /// No retries (a producer's own send, a DLQ send).
+    None,
+}
+
+/// Where a copy is in its journey; only what retries and traces need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Producer(NodeId),
+    Rule { bus: NodeId, rule: u32 },
+    Subscription { topic: NodeId },
+    Bus(NodeId),
+    DeadLetter,
+}
+
+/// A message copy on its way to (or waiting in) a node.
+#[derive(Debug)]
+struct Letter {
+    msg: Arc<Message>,
+    to: NodeId,
+    via: Via,
+    retry: RetrySpec,
+    retries: u32,
+    receives: u32,
+    first_at: SimTime,
+    received_at: SimTime,
+    edge: u32,
+}
+
+type LetterKey = usize;
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: SimTime,
+    seq: u64,
+    kind: TimerKind,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Try delivering a letter again.
+    Retry(LetterKey),
+    /// A consumer finished a letter (`ok` or the error code).
+    Complete {
+        consumer: NodeId,
+        letter: LetterKey,
+        error: Option<&'static str>,
+    },
+    /// A queue message's visibility timeout ended.
+    Visible { queue: NodeId, letter: LetterKey },
+    /// A scenario action starts.
+    Action(usize),
+    /// A timed scenario action ends.
+    Revert(usize),
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Copy, Debug)]
+struct Failure {
+    code: &'static str,
+    message: &'static str,
+    retryable: bool,
+}
+
+const THROTTLED: Failure = Failure {
+    code: "ThrottlingException",
+    message: "every concurrency slot was busy",
+    retryable: true,
+};
+const DOWN: Failure = Failure {
+    code: "ServiceUnavailable",
+    message: "the consumer is down",
+    retryable: true,
+};
+const QUEUE_FULL: Failure = Failure {
+    code: "QueueFull",
+    message: "the queue is at capacity",
+    retryable: true,
+};
+const DENIED: Failure = Failure {
+    code: "AccessDeniedException",
+    message: "the bus policy does not allow this principal",
+    retryable: false,
+};
+
+struct ProducerRt {
+    cfg: CompiledProducer,
+    next_at: f64,
+    sent: u64,
+    rate: f64,
+    burst: f64,
+    stopped: bool,
+    edge: u32,
+}
+
+struct BusRt {
+    cfg: CompiledBus,
+    disabled: Vec<bool>,
+    archives: Vec<NodeId>,
+    /// Edge id per rule target.
+    edges: Vec<Vec<u32>>,
+}
+
+struct TopicRt {
+    cfg: CompiledTopic,
+    dedup: Dedup,
+    edges: Vec<u32>,
+}
+
+#[derive(Default)]
+struct QueueRt {
+    cfg: Option<CompiledQueue>,
+    visible: VecDeque<LetterKey>,
+    /// FIFO: waiting letters per group, and groups ready to hand out.
+    groups: HashMap<Arc<str>, VecDeque<LetterKey>>,
+    busy_groups: HashMap<Arc<str>, u32>,
+    ready: VecDeque<Arc<str>>,
+    waiting: u64,
+    in_flight: u64,
+    next_consumer: usize,
+    dedup: Dedup,
+    /// Edge id per consumer.
+    edges: Vec<u32>,
+}
+
+struct ConsumerRt {
+    cfg: CompiledConsumer,
+    busy: u32,
+    down: bool,
+    extra_latency: SimTime,
+    error_rate: f64,
+}
+
+struct ArchiveRt {
+    cfg: CompiledArchive,
+    events: VecDeque<(SimTime, Arc<Message>)>,
+}
+
+enum NodeRt {
+    Producer(ProducerRt),
+    Bus(BusRt),
+    Topic(TopicRt),
+    Queue(QueueRt),
+    Consumer(ConsumerRt),
+    Archive(ArchiveRt),
+}
+
+/// FIFO deduplication: ids seen in the last five minutes.
+#[derive(Default)]
+struct Dedup {
+    seen: HashMap<Arc<str>, SimTime>,
+    order: VecDeque<(SimTime, Arc<str>)>,
+}
+
+impl Dedup {
+    /// True when `id` was seen within the window (the message is a duplicate).
+    fn check(&mut self, id: Arc<str>, now: SimTime) -> bool {
+        while let Some((t, _)) = self.order.front() {
+            if *t + DEDUP_WINDOW > now {
+                break;
+            }
+            if let Some((t, old)) = self.order.pop_front() {
+                if self.seen.get(&old) == Some(&t) {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+        if self.seen.contains_key(&id) {
+            return true;
+        }
+        self.seen.insert(id.clone(), now);
+        self.order.push_back((now, id));
+        false
+    }
+}
+
+/// An edge of the running design, for counters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EdgeKey {
+    /// The sending node's id.
+    pub from: String,
+    /// The receiving node's id.
+    pub to: String,
+    /// What the edge is (`rule to-billing`, `subscription email`, `send`, `dlq`, `pull`).
+    pub label: String,
+}
+
+/// Tracks `every TYPE reaches CONSUMER within D` while the run goes.
+#[derive(Debug, Default)]
+pub struct ReachProbe {
+    /// The detail-type.
+    pub detail_type: String,
+    /// The consumer's id.
+    pub consumer: Option<NodeId>,
+    /// Deadline.
+    pub within: SimTime,
+    /// Events of the type produced and not yet seen at the consumer, by root.
+    pub pending: HashMap<u64, SimTime>,
+    /// Events that reached the consumer in time.
+    pub reached: u64,
+    /// Events that reached it late.
+    pub late: u64,
+    /// Worst latency seen.
+    pub worst: SimTime,
+    /// First late or missing event, for the report.
+    pub first_violation: Option<(u64, SimTime)>,
+}
+
+/// Options of an engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Unix time (ms) of simulated time 0 (timestamps in events).
+    pub epoch_ms: u64,
+    /// Which events to trace.
+    pub trace: TraceOptions,
+    /// Nodes whose completions are counted per second (throughput assertions).
+    pub series: Vec<String>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            seed: 1,
+            // 2026-01-01T00:00:00Z
+            epoch_ms: 1_767_225_600_000,
+            trace: TraceOptions::default(),
+            series: Vec::new(),
+        }
+    }
+}
+
+/// The result of one PutEvents entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutResult {
+    /// Accepted, with the event id.
+    Ok(String),
+    /// Refused: error code and message.
+    Err(String, String),
+}
+
+/// The engine. See the module documentation.
+pub struct Engine {
+    compiled: Arc<Compiled>,
+    now: SimTime,
+    seq: u64,
+    heap: BinaryHeap<Reverse<Timer>>,
+    letters: Slab<Letter>,
+    rng: Pcg64Mcg,
+    nodes: Vec<NodeRt>,
+    metrics: Vec<NodeMetrics>,
+    edge_keys: Vec<EdgeKey>,
+    edge_index: BTreeMap<EdgeKey, u32>,
+    edges: Vec<EdgeCounters>,
+    ledger: Ledger,
+    scratch: Scratch,
+    rule_ids: Vec<RuleId>,
+    producers: Vec<NodeId>,
+    roots: u64,
+    epoch_ms: u64,
+    time_text: (u64, String),
+    buf: String,
+    tracer: Tracer,
+    actions: Vec<Action>,
+    /// Saved values restored when a timed action ends.
+    saved: Vec<f64>,
+    /// Probes for `reaches` assertions.
+    pub probes: Vec<ReachProbe>,
+    tracked_types: HashMap<String, u32>,
+    series_names: Vec<String>,
+    series_nodes: Vec<Option<usize>>,
+    series: Vec<Vec<u32>>,
+}
+
+impl Engine {
+    /// An engine running `compiled` from time 0 (startup is the diff from an empty design).
+    pub fn new(compiled: Arc<Compiled>, options: EngineOptions) -> Engine {
+        let mut engine = Engine {
+            compiled: Arc::new(empty_compiled()),
+            now: 0,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            letters: Slab::new(),
+            rng: Pcg64Mcg::seed_from_u64(options.seed),
+            nodes: Vec::new(),
+            metrics: Vec::new(),
+            edge_keys: Vec::new(),
+            edge_index: BTreeMap::new(),
+            edges: Vec::new(),
+            ledger: Ledger::default(),
+            scratch: Scratch::default(),
+            rule_ids: Vec::new(),
+            producers: Vec::new(),
+            roots: 0,
+            epoch_ms: options.epoch_ms,
+            time_text: (u64::MAX, String::new()),
+            buf: String::new(),
+            tracer: Tracer::new(options.trace),
+            actions: Vec::new(),
+            saved: Vec::new(),
+            probes: Vec::new(),
+            tracked_types: HashMap::new(),
+            series_nodes: Vec::new(),
+            series: options.series.iter().map(|_| Vec::new()).collect(),
+            series_names: options.series,
+        };
+        engine.apply(compiled);
+        engine
+    }
+
+    /// Simulated now.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The design being run.
+    pub fn compiled(&self) -> &Arc<Compiled> {
+        &self.compiled
+    }
+
+    /// The global accounting.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Metrics of a node.
+    pub fn metrics(&self, id: NodeId) -> &NodeMetrics {
+        &self.metrics[id]
+    }
+
+    /// Every node's metrics, by node id.
+    pub fn all_metrics(&self) -> &[NodeMetrics] {
+        &self.metrics
+    }
+
+    /// Every edge with its counters, sorted.
+    pub fn edges(&self) -> impl Iterator<Item = (&EdgeKey, &EdgeCounters)> {
+        self.edge_index
+            .iter()
+            .map(|(k, &i)| (k, &self.edges[i as usize]))
+    }
+
+    /// Completions per second of a node named in [`EngineOptions::series`].
+    pub fn series(&self, name: &str) -> Option<&[u32]> {
+        let id = self.compiled.node_id(name)?;
+        let slot = (*self.series_nodes.get(id)?)?;
+        Some(&self.series[slot])
+    }
+
+    /// Copies waiting anywhere (queues, consumers, retries), counted from the state
+    /// itself — equal to [`Ledger::pending`] when the accounting is right.
+    pub fn pending_copies(&self) -> u64 {
+        self.letters.len() as u64
+    }
+
+    /// Takes the trace hops recorded since the last call.
+    pub fn drain_trace(&mut self) -> Vec<Hop> {
+        self.tracer.drain()
+    }
+
+    /// Hops not recorded because the trace buffer was full.
+    pub fn trace_overflow(&self) -> u64 {
+        self.tracer.overflow()
+    }
+
+    /// Tracks `every TYPE reaches CONSUMER within D`.
+    pub fn add_reach_probe(&mut self, detail_type: &str, consumer: &str, within: SimTime) {
+        let next = self.tracked_types.len() as u32;
+        self.tracked_types
+            .entry(detail_type.to_string())
+            .or_insert(next);
+        self.probes.push(ReachProbe {
+            detail_type: detail_type.to_string(),
+            consumer: self.compiled.node_id(consumer),
+            within,
+            ..ReachProbe::default()
+        });
+    }
+
+    /// Schedules a scenario action.
+    pub fn schedule_action(&mut self, action: Action) {
+        let at = action.at.nanos();
+        self.actions.push(action);
+        self.saved.push(0.0);
+        self.schedule(at, TimerKind::Action(self.actions.len() - 1));
+    }
+
+    /// When the next thing happens, if anything is scheduled.
+    pub fn next_time(&self) -> Option<SimTime> {
+        let timer = self.heap.peek().map(|Reverse(t)| t.at);
+        let producer = self.next_producer().map(|(t, _)| t);
+        match (timer, producer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn next_producer(&self) -> Option<(SimTime, NodeId)> {
+        let mut best: Option<(SimTime, NodeId)> = None;
+        for &id in &self.producers {
+            if let NodeRt::Producer(p) = &self.nodes[id] {
+                if p.stopped || !p.next_at.is_finite() {
+                    continue;
+                }
+                let t = p.next_at.max(0.0) as SimTime;
+                if best.is_none_or(|(b, _)| t < b) {
+                    best = Some((t, id));
+                }
+            }
+        }
+        best
+    }
+
+    /// Processes everything due at or before `t`, then sets the clock to `t`.
+    pub fn run_until(&mut self, t: SimTime) -> u64 {
+        let mut steps = 0;
+        while self.next_time().is_some_and(|n| n <= t) {
+            self.step();
+            steps += 1;
+        }
+        self.now = self.now.max(t);
+        steps
+    }
+
+    /// Processes the next scheduled happening; returns its time, or `None` if idle.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let timer_at = self.heap.peek().map(|Reverse(t)| t.at);
+        match (self.next_producer(), timer_at) {
+            (Some((pt, id)), t) if t.is_none_or(|t| pt < t) => {
+                self.now = self.now.max(pt);
+                self.produce(id);
+                Some(pt)
+            }
+            (_, Some(_)) => {
+                let Reverse(timer) = self.heap.pop()?;
+                self.now = self.now.max(timer.at);
+                self.fire(timer.kind);
+                Some(timer.at)
+            }
+            _ => None,
+        }
+    }
+
+    fn schedule(&mut self, at: SimTime, kind: TimerKind) {
+        self.seq += 1;
+        self.heap.push(Reverse(Timer {
+            at,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    fn fire(&mut self, kind: TimerKind) {
+        match kind {
+            TimerKind::Retry(key) => {
+                if let Some(letter) = self.letters.get(key) {
+                    let to = letter.to;
+                    self.deliver(key, to);
+                }
+            }
+            TimerKind::Complete {
+                consumer,
+                letter,
+                error,
+            } => self.complete(consumer, letter, error),
+            TimerKind::Visible { queue, letter } => self.make_visible(queue, letter),
+            TimerKind::Action(i) => self.start_action(i),
+            TimerKind::Revert(i) => self.revert_action(i),
+        }
+    }
+
+    // ---- reconfiguration -------------------------------------------------------
+
+    /// Applies a new design while running: nodes present in both keep their state
+    /// (queued messages, busy consumers, counters); removed nodes drop what they held
+    /// (counted, reason "node removed"); new nodes start empty.
+    pub fn apply(&mut self, new: Arc<Compiled>) {
+        let old = std::mem::replace(&mut self.compiled, new.clone());
+        let remap: Vec<Option<NodeId>> = old
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(o, id)| {
+                new.node_id(id)
+                    .filter(|&n| same_kind(&old.nodes[o], &new.nodes[n]))
+            })
+            .collect();
+        let mut old_nodes: Vec<Option<NodeRt>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut old_metrics: Vec<Option<NodeMetrics>> = std::mem::take(&mut self.metrics)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut back: Vec<Option<NodeId>> = vec![None; new.nodes.len()];
+        for (o, n) in remap.iter().enumerate() {
+            if let Some(n) = n {
+                back[*n] = Some(o);
+            }
+        }
+        for (id, node) in new.nodes.iter().enumerate() {
+            let prior = back[id].and_then(|o| old_nodes[o].take());
+            let rt = self.node_runtime(&new, id, node, prior);
+            self.nodes.push(rt);
+            self.metrics.push(
+                back[id]
+                    .and_then(|o| old_metrics[o].take())
+                    .unwrap_or_default(),
+            );
+        }
+        // Letters and timers refer to old ids: move them to the new ones.
+        let mut orphaned = Vec::new();
+        for (key, letter) in self.letters.iter_mut() {
+            match remap.get(letter.to).copied().flatten() {
+                Some(to) => {
+                    letter.to = to;
+                    letter.retry.dlq = letter
+                        .retry
+                        .dlq
+                        .and_then(|d| remap.get(d).copied().flatten());
+                    letter.via = match letter.via {
+                        Via::Producer(p) => {
+                            Via::Producer(remap.get(p).copied().flatten().unwrap_or(to))
+                        }
+                        Via::Rule { bus, rule } => match remap.get(bus).copied().flatten() {
+                            Some(bus) => Via::Rule { bus, rule },
+                            None => Via::DeadLetter,
+                        },
+                        Via::Subscription { topic } => match remap.get(topic).copied().flatten() {
+                            Some(topic) => Via::Subscription { topic },
+                            None => Via::DeadLetter,
+                        },
+                        Via::Bus(b) => Via::Bus(remap.get(b).copied().flatten().unwrap_or(to)),
+                        Via::DeadLetter => Via::DeadLetter,
+                    };
+                }
+                None => orphaned.push(key),
+            }
+        }
+        let timers = std::mem::take(&mut self.heap).into_vec();
+        for Reverse(mut t) in timers {
+            let keep = match &mut t.kind {
+                TimerKind::Retry(k) => !orphaned.contains(k),
+                TimerKind::Complete {
+                    consumer, letter, ..
+                } => match remap.get(*consumer).copied().flatten() {
+                    Some(c) => {
+                        *consumer = c;
+                        true
+                    }
+                    None => !orphaned.contains(letter),
+                },
+                TimerKind::Visible { queue, .. } => match remap.get(*queue).copied().flatten() {
+                    Some(q) => {
+                        *queue = q;
+                        true
+                    }
+                    None => false,
+                },
+                TimerKind::Action(_) | TimerKind::Revert(_) => true,
+            };
+            if keep {
+                self.heap.push(Reverse(t));
+            }
+        }
+        // Queues carried over hold letter keys, which are unchanged.
+        for key in orphaned {
+            if self.letters.contains(key) {
+                let letter = self.letters.remove(key);
+                self.tracer
+                    .hop(&letter.msg, self.now, 0, HopKind::Dropped("node removed"));
+                self.ledger.dropped += 1;
+            }
+        }
+        self.rebuild_edges(&old);
+        self.producers = (0..new.nodes.len())
+            .filter(|&i| matches!(self.nodes[i], NodeRt::Producer(_)))
+            .collect();
+        self.series_nodes = new
+            .ids
+            .iter()
+            .map(|id| self.series_names.iter().position(|n| n == id))
+            .collect();
+        for id in 0..new.nodes.len() {
+            if matches!(self.nodes[id], NodeRt::Queue(_)) {
+                self.dispatch(id);
+            }
+        }
+    }
+
+    fn node_runtime(
+        &mut self,
+        new: &Compiled,
+        id: NodeId,
+        node: &CompiledNode,
+        prior: Option<NodeRt>,
+    ) -> NodeRt {
+        match (node, prior) {
+            (CompiledNode::Producer(p), prior) => {
+                let (next_at, sent) = match prior {
+                    Some(NodeRt::Producer(old)) => (old.next_at, old.sent),
+                    _ => (self.now.max(p.start.nanos()) as f64, 0),
+                };
+                NodeRt::Producer(ProducerRt {
+                    cfg: p.clone(),
+                    next_at,
+                    sent,
+                    rate: p.rate,
+                    burst: 1.0,
+                    stopped: p.limit.is_some_and(|l| sent >= l),
+                    edge: 0,
+                })
+            }
+            (CompiledNode::Bus(b), _) => NodeRt::Bus(BusRt {
+                cfg: b.clone(),
+                disabled: b.rules.iter().map(|r| !r.enabled).collect(),
+                archives: new
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| matches!(n, CompiledNode::Archive(a) if a.bus == id))
+                    .map(|(i, _)| i)
+                    .collect(),
+                edges: Vec::new(),
+            }),
+            (CompiledNode::Topic(t), prior) => NodeRt::Topic(TopicRt {
+                cfg: t.clone(),
+                dedup: match prior {
+                    Some(NodeRt::Topic(old)) => old.dedup,
+                    _ => Dedup::default(),
+                },
+                edges: Vec::new(),
+            }),
+            (CompiledNode::Queue(q), prior) => {
+                let mut rt = match prior {
+                    Some(NodeRt::Queue(old)) => old,
+                    _ => QueueRt::default(),
+                };
+                rt.cfg = Some(q.clone());
+                NodeRt::Queue(rt)
+            }
+            (CompiledNode::Consumer(c), prior) => {
+                let (busy, down, extra) = match prior {
+                    Some(NodeRt::Consumer(old)) => (old.busy, old.down, old.extra_latency),
+                    _ => (0, false, 0),
+                };
+                NodeRt::Consumer(ConsumerRt {
+                    error_rate: c.config.error_rate,
+                    cfg: c.clone(),
+                    busy,
+                    down,
+                    extra_latency: extra,
+                })
+            }
+            (CompiledNode::Archive(a), prior) => NodeRt::Archive(ArchiveRt {
+                cfg: a.clone(),
+                events: match prior {
+                    Some(NodeRt::Archive(old)) => old.events,
+                    _ => VecDeque::new(),
+                },
+            }),
+        }
+    }
+
+    fn edge(&mut self, from: NodeId, to: NodeId, label: String) -> u32 {
+        let key = EdgeKey {
+            from: self.compiled.ids[from].clone(),
+            to: self.compiled.ids[to].clone(),
+            label,
+        };
+        if let Some(&i) = self.edge_index.get(&key) {
+            return i;
+        }
+        let i = self.edges.len() as u32;
+        self.edges.push(EdgeCounters::default());
+        self.edge_keys.push(key.clone());
+        self.edge_index.insert(key, i);
+        i
+    }
+
+    fn rebuild_edges(&mut self, _old: &Compiled) {
+        let compiled = self.compiled.clone();
+        for (id, node) in compiled.nodes.iter().enumerate() {
+            match node {
+                CompiledNode::Producer(p) => {
+                    let e = self.edge(id, p.to, "send".into());
+                    if let NodeRt::Producer(rt) = &mut self.nodes[id] {
+                        rt.edge = e;
+                    }
+                }
+                CompiledNode::Bus(b) => {
+                    let edges: Vec<Vec<u32>> = b
+                        .rules
+                        .iter()
+                        .map(|r| {
+                            r.targets
+                                .iter()
+                                .map(|t| self.edge(id, t.to, format!("rule {}", r.name)))
+                                .collect()
+                        })
+                        .collect();
+                    if let NodeRt::Bus(rt) = &mut self.nodes[id] {
+                        rt.edges = edges;
+                    }
+                }
+                CompiledNode::Topic(t) => {
+                    let edges: Vec<u32> = t
+                        .subscriptions
+                        .iter()
+                        .map(|s| self.edge(id, s.to, format!("subscription {}", s.name)))
+                        .collect();
+                    if let NodeRt::Topic(rt) = &mut self.nodes[id] {
+                        rt.edges = edges;
+                    }
+                }
+                CompiledNode::Queue(q) => {
+                    let edges: Vec<u32> = q
+                        .consumers
+                        .iter()
+                        .map(|&c| self.edge(id, c, "pull".into()))
+                        .collect();
+                    if let NodeRt::Queue(rt) = &mut self.nodes[id] {
+                        rt.edges = edges;
+                    }
+                }
+                CompiledNode::Consumer(_) | CompiledNode::Archive(_) => {}
+            }
+        }
+    }
+
+    // ---- producers ----------------------------------------------------------------
+
+    fn time_text(&mut self) -> &str {
+        let secs = (self.epoch_ms + self.now / 1_000_000) / 1000;
+        if self.time_text.0 != secs {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            self.time_text = (
+                secs,
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            );
+        }
+        &self.time_text.1
+    }
+
+    fn produce(&mut self, id: NodeId) {
+        let NodeRt::Producer(p) = &mut self.nodes[id] else {
+            return;
+        };
+        let rate = p.rate * p.burst;
+        let gap = match p.cfg.arrivals {
+            _ if rate <= 0.0 => f64::INFINITY,
+            Arrivals::Uniform => 1e9 / rate,
+            Arrivals::Poisson => {
+                let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
+                -u.ln() * 1e9 / rate
+            }
+        };
+        let NodeRt::Producer(p) = &mut self.nodes[id] else {
+            return;
+        };
+        p.next_at += gap;
+        p.sent += 1;
+        let seq = p.sent;
+        if p.cfg.limit.is_some_and(|l| p.sent >= l) {
+            p.stopped = true;
+        }
+        let cfg = p.cfg.clone();
+        let edge = p.edge;
+        self.metrics[id].counters.produced += 1;
+        self.edges[edge as usize].sent += 1;
+        let Some(msg) = self.render(&cfg, seq) else {
+            return;
+        };
+        self.ledger.created += 1;
+        self.tracer.hop(&msg, self.now, id, HopKind::Produced);
+        let key = self.letters.insert(Letter {
+            msg: Arc::new(msg),
+            to: cfg.to,
+            via: Via::Producer(id),
+            retry: no_retry(),
+            retries: 0,
+            receives: 0,
+            first_at: self.now,
+            received_at: self.now,
+            edge,
+        });
+        self.track_produced(key);
+        self.deliver(key, cfg.to);
+    }
+
+    fn render(&mut self, cfg: &CompiledProducer, seq: u64) -> Option<Message> {
+        let to_bus = matches!(self.compiled.nodes[cfg.to], CompiledNode::Bus(_));
+        let root = self.roots;
+        self.roots += 1;
+        let traced = self.tracer.wants(root);
+        if let Some(lines) = &cfg.replay {
+            if lines.is_empty() {
+                return None;
+            }
+            let line = &lines[(seq as usize - 1) % lines.len()];
+            let body = if to_bus {
+                self.envelope_from_line(cfg, line)
+            } else {
+                line.clone()
+            };
+            let tracked_type = self.tracked_type_of(&body);
+            return Some(Message {
+                body,
+                attributes: None,
+                root,
+                produced_at: self.now,
+                tracked_type,
+                group_id: None,
+                dedup_id: None,
+                traced,
+                dlq_attributes: None,
+            });
+        }
+        let total = cfg.mix.last().map(|(w, _)| *w)?;
+        let pick = self.rng.random::<f64>() * total;
+        let event = cfg
+            .mix
+            .iter()
+            .find(|(w, _)| pick < *w)
+            .or(cfg.mix.last())
+            .map(|(_, e)| e.clone())?;
+        let now_ms = self.epoch_ms + self.now / 1_000_000;
+        let now_text = self.time_text().to_string();
+        let ctx = RenderContext {
+            seq,
+            now_rfc3339: &now_text,
+            now_ms,
+        };
+        let mut out = std::mem::take(&mut self.buf);
+        out.clear();
+        let mut tracked_type = u32::MAX;
+        if to_bus {
+            let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+            out.push_str("{\"version\":\"0\",\"id\":\"");
+            let _ = write!(out, "{}", id.hyphenated());
+            out.push_str("\",\"detail-type\":");
+            let at = out.len();
+            event.detail_type.render(&mut self.rng, &ctx, &mut out);
+            if !self.tracked_types.is_empty() {
+                if let Ok(dt) = serde_json::from_str::<String>(&out[at..]) {
+                    tracked_type = self.tracked_types.get(&dt).copied().unwrap_or(u32::MAX);
+                }
+            }
+            out.push_str(",\"source\":");
+            event.source.render(&mut self.rng, &ctx, &mut out);
+            let _ = write!(
+                out,
+                ",\"account\":\"{}\",\"time\":\"{}\",\"region\":\"{}\",\"resources\":",
+                cfg.info.account,
+                now_text,
+                self.compiled_region(cfg.to)
+            );
+            match &event.resources {
+                Some(r) => r.render(&mut self.rng, &ctx, &mut out),
+                None => out.push_str("[]"),
+            }
+            out.push_str(",\"detail\":");
+            event.detail.render(&mut self.rng, &ctx, &mut out);
+            out.push('}');
+        } else {
+            event.detail.render(&mut self.rng, &ctx, &mut out);
+        }
+        let body = out.clone();
+        self.buf = out;
+        let attributes = if event.attributes.is_empty() {
+            None
+        } else {
+            let mut a = String::from("{");
+            for (i, (name, t)) in event.attributes.iter().enumerate() {
+                let value = t.render_to_string(&mut self.rng, &ctx);
+                let (kind, text) = attribute_value(&value);
+                if i > 0 {
+                    a.push(',');
+                }
+                let _ = write!(
+                    a,
+                    "{}:{{\"Type\":\"{kind}\",\"Value\":{}}}",
+                    json_string(name),
+                    json_string(&text)
+                );
+            }
+            a.push('}');
+            Some(a)
+        };
+        let string_of = |t: &Option<crate::model::template::Template>, rng: &mut Pcg64Mcg| {
+            t.as_ref().map(|t| {
+                let v = t.render_to_string(rng, &ctx);
+                Arc::<str>::from(serde_json::from_str::<String>(&v).unwrap_or(v))
+            })
+        };
+        let group_id = string_of(&event.group_id, &mut self.rng);
+        let dedup_id = string_of(&event.dedup_id, &mut self.rng);
+        Some(Message {
+            body,
+            attributes,
+            root,
+            produced_at: self.now,
+            tracked_type,
+            group_id,
+            dedup_id,
+            traced,
+            dlq_attributes: None,
+        })
+    }
+
+    fn compiled_region(&self, id: NodeId) -> String {
+        node_info(&self.compiled.nodes[id]).region.clone()
+    }
+
+    fn tracked_type_of(&self, body: &str) -> u32 {
+        if self.tracked_types.is_empty() {
+            return u32::MAX;
+        }
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("detail-type")
+                    .and_then(|d| d.as_str())
+                    .and_then(|d| self.tracked_types.get(d).copied())
+            })
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Builds an EventBridge event from a replayed line (`source`, `detail-type`,
+    /// `detail`, `resources` are taken from it; the rest is filled in).
+    fn envelope_from_line(&mut self, cfg: &CompiledProducer, line: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let region = self.compiled_region(cfg.to);
+        let time = self.time_text().to_string();
+        let field = |k: &str, default: serde_json::Value| v.get(k).cloned().unwrap_or(default);
+        let event = serde_json::json!({
+            "version": "0",
+            "id": id.hyphenated().to_string(),
+            "detail-type": field("detail-type", "".into()),
+            "source": field("source", "".into()),
+            "account": cfg.info.account,
+            "time": field("time", time.into()),
+            "region": region,
+            "resources": field("resources", serde_json::json!([])),
+            "detail": field("detail", serde_json::json!({})),
+        });
+        event.to_string()
+    }
+
+    // ---- delivery --------------------------------------------------------------------
+
+    /// Hands a letter to the node `to` (a bus, topic, queue or consumer).
+    fn deliver(&mut self, key: LetterKey, to: NodeId) {
+        match &self.nodes[to] {
+            NodeRt::Bus(_) => self.put_on_bus(key, to),
+            NodeRt::Topic(_) => self.publish(key, to),
+            NodeRt::Queue(_) => self.enqueue(key, to),
+            NodeRt::Consumer(_) => self.push_to_consumer(key, to),
+            NodeRt::Producer(_) | NodeRt::Archive(_) => {
+                self.drop_letter(key, to, "not a receiver");
+            }
+        }
+    }
+
+    fn drop_letter(&mut self, key: LetterKey, at: NodeId, reason: &'static str) {
+        let letter = self.letters.remove(key);
+        self.metrics[at].drop(reason);
+        self.ledger.dropped += 1;
+        self.tracer
+            .hop(&letter.msg, self.now, at, HopKind::Dropped(reason));
+    }
+
+    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId) {
+        let (principal, account) = self.principal(key);
+        let NodeRt::Bus(b) = &self.nodes[bus] else {
+            return;
+        };
+        self.metrics[bus].counters.received += 1;
+        if !b.cfg.allows(&principal, &account) {
+            self.metrics[bus].counters.refused += 1;
+            self.fail(key, bus, DENIED);
+            return;
+        }
+        let letter = self.letters.remove(key);
+        self.success_edge(&letter, bus);
+        let msg = letter.msg;
+        self.archive(bus, &msg);
+        let NodeRt::Bus(b) = &self.nodes[bus] else {
+            return;
+        };
+        let matcher = b.cfg.matcher.clone();
+        let mut ids = std::mem::take(&mut self.rule_ids);
+        ids.clear();
+        if let Err(e) = matcher.matches_with(msg.body.as_bytes(), &mut self.scratch, &mut ids) {
+            let _ = e;
+            self.rule_ids = ids;
+            self.metrics[bus].drop("malformed event");
+            self.ledger.dropped += 1;
+            self.tracer
+                .hop(&msg, self.now, bus, HopKind::Dropped("malformed event"));
+            return;
+        }
+        let NodeRt::Bus(b) = &self.nodes[bus] else {
+            return;
+        };
+        let mut rules: Vec<usize> = ids
+            .iter()
+            .map(|&id| b.cfg.rule_index(id))
+            .filter(|&r| !b.disabled[r])
+            .collect();
+        self.rule_ids = ids;
+        rules.sort_unstable();
+        if rules.is_empty() {
+            self.metrics[bus].counters.filtered += 1;
+            self.metrics[bus].drop("no rule matched");
+            self.ledger.dropped += 1;
+            self.tracer.hop(&msg, self.now, bus, HopKind::NoMatch);
+            return;
+        }
+        self.metrics[bus].counters.matched += 1;
+        self.ledger.routed += 1;
+        let cfg = b.cfg.clone();
+        let edges = b.edges.clone();
+        let mut parsed: Option<serde_json::Value> = None;
+        for r in rules {
+            let rule = &cfg.rules[r];
+            self.tracer
+                .hop(&msg, self.now, bus, HopKind::Matched(r as u32));
+            for (t, target) in rule.targets.iter().enumerate() {
+                let body = if target.input.needs_parsed_event() {
+                    if parsed.is_none() {
+                        parsed = serde_json::from_str(&msg.body).ok();
+                    }
+                    let ingestion = self.time_text().to_string();
+                    let reserved = Reserved {
+                        rule_arn: &rule.arn,
+                        rule_name: &rule.name,
+                        ingestion_time: &ingestion,
+                    };
+                    Some(
+                        target
+                            .input
+                            .render(&msg.body, parsed.as_ref(), &reserved)
+                            .into_owned(),
+                    )
+                } else {
+                    match &*target.input {
+                        crate::model::transform::TargetInput::Constant(c) => Some(c.clone()),
+                        _ => None,
+                    }
+                };
+                let copy = match body {
+                    Some(body) => Arc::new(Message {
+                        body,
+                        attributes: None,
+                        root: msg.root,
+                        produced_at: msg.produced_at,
+                        tracked_type: msg.tracked_type,
+                        group_id: None,
+                        dedup_id: None,
+                        traced: msg.traced,
+                        dlq_attributes: None,
+                    }),
+                    None => msg.clone(),
+                };
+                let copy = match &target.group_id {
+                    Some(g) => Arc::new(Message {
+                        body: copy.body.clone(),
+                        attributes: None,
+                        root: copy.root,
+                        produced_at: copy.produced_at,
+                        tracked_type: copy.tracked_type,
+                        group_id: Some(Arc::from(g.as_str())),
+                        dedup_id: None,
+                        traced: copy.traced,
+                        dlq_attributes: None,
+                    }),
+                    None => copy,
+                };
+                let edge = edges[r][t];
+                self.edges[edge as usize].sent += 1;
+                self.ledger.created += 1;
+                let key = self.letters.insert(Letter {
+                    msg: copy,
+                    to: target.to,
+                    via: Via::Rule {
+                        bus,
+                        rule: r as u32,
+                    },
+                    retry: RetrySpec {
+                        style: RetryStyle::EventBridge,
+                        max_retries: target.retry.maximum_retry_attempts,
+                        max_age: target.retry.maximum_event_age.nanos(),
+                        dlq: target.dlq,
+                    },
+                    retries: 0,
+                    receives: 0,
+                    first_at: self.now,
+                    received_at: self.now,
+                    edge,
+                });
+                self.deliver(key, target.to);
+            }
+        }
+    }
+
+    /// Who is putting a letter: the producer or forwarding bus, with its account.
+    fn principal(&self, key: LetterKey) -> (String, String) {
+        let from = match self.letters[key].via {
+            Via::Producer(p) | Via::Bus(p) => Some(p),
+            Via::Rule { bus, .. } => Some(bus),
+            Via::Subscription { topic } => Some(topic),
+            Via::DeadLetter => None,
+        };
+        match from {
+            Some(id) => {
+                let info = node_info(&self.compiled.nodes[id]);
+                (info.name.clone(), info.account.clone())
+            }
+            None => (String::new(), String::new()),
+        }
+    }
+
+    fn archive(&mut self, bus: NodeId, msg: &Arc<Message>) {
+        let NodeRt::Bus(b) = &self.nodes[bus] else {
+            return;
+        };
+        let archives = b.archives.clone();
+        for a in archives {
+            let NodeRt::Archive(rt) = &mut self.nodes[a] else {
+                continue;
+            };
+            let keep = match &rt.cfg.pattern {
+                Some(m) => {
+                    let mut ids = Vec::new();
+                    m.matches_with(msg.body.as_bytes(), &mut self.scratch, &mut ids)
+                        .is_ok()
+                        && !ids.is_empty()
+                }
+                None => true,
+            };
+            if !keep {
+                continue;
+            }
+            rt.events.push_back((self.now, msg.clone()));
+            let mut evicted = 0;
+            while rt.events.len() as u64 > rt.cfg.max_events
+                || rt.cfg.retention.is_some_and(|r| {
+                    rt.events
+                        .front()
+                        .is_some_and(|(t, _)| *t + r.nanos() < self.now)
+                })
+            {
+                rt.events.pop_front();
+                evicted += 1;
+            }
+            let depth = rt.events.len() as u64;
+            let m = &mut self.metrics[a];
+            m.counters.received += 1;
+            m.counters.dropped += evicted;
+            if evicted > 0 {
+                *m.drop_reasons.entry("evicted").or_default() += evicted;
+            }
+            m.set_depth(depth);
+            self.tracer.hop(msg, self.now, a, HopKind::Archived);
+        }
+    }
+
+    fn publish(&mut self, key: LetterKey, topic: NodeId) {
+        self.metrics[topic].counters.received += 1;
+        let NodeRt::Topic(t) = &mut self.nodes[topic] else {
+            return;
+        };
+        if t.cfg.fifo {
+            let msg = &self.letters[key].msg;
+            let id = msg.dedup_id.clone().or_else(|| {
+                t.cfg
+                    .content_dedup
+                    .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
+            });
+            if let Some(id) = id {
+                if t.dedup.check(id, self.now) {
+                    let letter = self.letters.remove(key);
+                    self.success_edge(&letter, topic);
+                    self.metrics[topic].drop("duplicate within 5 minutes");
+                    self.ledger.dropped += 1;
+                    self.tracer
+                        .hop(&letter.msg, self.now, topic, HopKind::Dropped("duplicate"));
+                    return;
+                }
+            }
+        }
+        let letter = self.letters.remove(key);
+        self.success_edge(&letter, topic);
+        let msg = letter.msg;
+        let NodeRt::Topic(t) = &self.nodes[topic] else {
+            return;
+        };
+        let cfg = t.cfg.clone();
+        let edges = t.edges.clone();
+        let mut copies = 0;
+        for (i, sub) in cfg.subscriptions.iter().enumerate() {
+            let edge = edges[i];
+            self.edges[edge as usize].sent += 1;
+            let pass = match &sub.policy {
+                None => true,
+                Some(p) => {
+                    let input = match p.scope() {
+                        crate::pattern::sns::Scope::MessageBody => msg.body.as_bytes(),
+                        crate::pattern::sns::Scope::MessageAttributes => {
+                            msg.attributes.as_deref().unwrap_or("{}").as_bytes()
+                        }
+                    };
+                    p.matches(input).unwrap_or(false)
+                }
+            };
+            if !pass {
+                self.edges[edge as usize].filtered += 1;
+                self.metrics[topic].counters.filtered += 1;
+                self.tracer
+                    .hop(&msg, self.now, topic, HopKind::Filtered(i as u32));
+                continue;
+            }
+            self.metrics[topic].counters.matched += 1;
+            copies += 1;
+            self.ledger.created += 1;
+            let key = self.letters.insert(Letter {
+                msg: msg.clone(),
+                to: sub.to,
+                via: Via::Subscription { topic },
+                retry: RetrySpec {
+                    style: RetryStyle::Sns,
+                    max_retries: sub.max_retries,
+                    max_age: u64::MAX,
+                    dlq: sub.dlq,
+                },
+                retries: 0,
+                receives: 0,
+                first_at: self.now,
+                received_at: self.now,
+                edge,
+            });
+            self.deliver(key, sub.to);
+        }
+        if copies == 0 {
+            self.metrics[topic].drop("no subscription matched");
+            self.ledger.dropped += 1;
+        } else {
+            self.ledger.routed += 1;
+        }
+    }
+
+    fn success_edge(&mut self, letter: &Letter, _to: NodeId) {
+        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
+            e.delivered += 1;
+        }
+        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
+            self.metrics[bus].counters.delivered += 1;
+        }
+    }
+
+    fn enqueue(&mut self, key: LetterKey, queue: NodeId) {
+        self.metrics[queue].counters.received += 1;
+        let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+            return;
+        };
+        let Some(cfg) = q.cfg.as_ref() else {
+            return;
+        };
+        if cfg
+            .config
+            .capacity
+            .is_some_and(|c| q.waiting + q.in_flight >= c)
+        {
+            self.metrics[queue].counters.refused += 1;
+            self.fail(key, queue, QUEUE_FULL);
+            return;
+        }
+        if cfg.config.fifo {
+            let msg = &self.letters[key].msg;
+            let id = msg.dedup_id.clone().or_else(|| {
+                cfg.config
+                    .content_based_deduplication
+                    .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
+            });
+            if let Some(id) = id {
+                if q.dedup.check(id, self.now) {
+                    let letter = self.letters.remove(key);
+                    self.success_edge(&letter, queue);
+                    self.metrics[queue].drop("duplicate within 5 minutes");
+                    self.ledger.dropped += 1;
+                    return;
+                }
+            }
+        }
+        let letter = &mut self.letters[key];
+        letter.to = queue;
+        let group = letter.msg.group_id.clone();
+        let traced_msg = letter.msg.clone();
+        let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+            return;
+        };
+        match group {
+            Some(g) if q.cfg.as_ref().is_some_and(|c| c.config.fifo) => {
+                let list = q.groups.entry(g.clone()).or_default();
+                list.push_back(key);
+                if list.len() == 1 && !q.busy_groups.contains_key(&g) {
+                    q.ready.push_back(g);
+                }
+            }
+            _ => q.visible.push_back(key),
+        }
+        q.waiting += 1;
+        let depth = q.waiting + q.in_flight;
+        self.metrics[queue].set_depth(depth);
+        let letter = &self.letters[key];
+        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
+            e.delivered += 1;
+        }
+        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
+            self.metrics[bus].counters.delivered += 1;
+        }
+        self.tracer
+            .hop(&traced_msg, self.now, queue, HopKind::Queued);
+        self.dispatch(queue);
+    }
+
+    /// Hands visible messages to consumers with free slots.
+    fn dispatch(&mut self, queue: NodeId) {
+        loop {
+            let NodeRt::Queue(q) = &self.nodes[queue] else {
+                return;
+            };
+            let Some(cfg) = q.cfg.clone() else {
+                return;
+            };
+            if q.waiting == 0 || cfg.consumers.is_empty() {
+                return;
+            }
+            // A consumer with a free slot, round robin.
+            let n = cfg.consumers.len();
+            let start = q.next_consumer;
+            let Some(slot) = (0..n).map(|i| (start + i) % n).find(|&i| {
+                matches!(&self.nodes[cfg.consumers[i]], NodeRt::Consumer(rt) if !rt.down && rt.busy < rt.cfg.config.concurrency)
+            }) else {
+                return;
+            };
+            let consumer = cfg.consumers[slot];
+            let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+                return;
+            };
+            q.next_consumer = (slot + 1) % n;
+            let edge = q.edges.get(slot).copied().unwrap_or(u32::MAX);
+            let Some(key) = take_next(q) else {
+                return;
+            };
+            q.waiting -= 1;
+            let letter = &mut self.letters[key];
+            letter.receives += 1;
+            letter.received_at = self.now;
+            if cfg.config.max_receives.is_some_and(|m| letter.receives > m) && cfg.dlq.is_some() {
+                // SQS moves a message on the receive that exceeds maxReceiveCount.
+                let group = self.letters[key].msg.group_id.clone();
+                self.release_group(queue, group);
+                self.metrics[queue].counters.dlq += 1;
+                self.refresh_depth(queue);
+                self.dead_letter(
+                    key,
+                    queue,
+                    cfg.dlq,
+                    "MaxReceiveCountExceeded",
+                    "received more than maxReceiveCount times",
+                    "maxReceiveCount",
+                );
+                continue;
+            }
+            let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+                return;
+            };
+            q.in_flight += 1;
+            self.metrics[queue].counters.in_flight = q.in_flight;
+            self.metrics[queue].counters.delivered += 1;
+            if let Some(e) = self.edges.get_mut(edge as usize) {
+                e.sent += 1;
+                e.delivered += 1;
+            }
+            self.start_processing(key, consumer);
+        }
+    }
+
+    fn refresh_depth(&mut self, queue: NodeId) {
+        if let NodeRt::Queue(q) = &self.nodes[queue] {
+            let (depth, inflight) = (q.waiting + q.in_flight, q.in_flight);
+            let m = &mut self.metrics[queue];
+            m.set_depth(depth);
+            m.counters.in_flight = inflight;
+        }
+    }
+
+    /// FIFO: a group may hand out its next message once the previous one is done.
+    fn release_group(&mut self, queue: NodeId, group: Option<Arc<str>>) {
+        let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+            return;
+        };
+        let Some(g) = group else {
+            return;
+        };
+        if let Some(n) = q.busy_groups.get_mut(&g) {
+            *n -= 1;
+            if *n == 0 {
+                q.busy_groups.remove(&g);
+                if q.groups.get(&g).is_some_and(|l| !l.is_empty()) {
+                    q.ready.push_back(g);
+                }
+            }
+        }
+    }
+
+    fn push_to_consumer(&mut self, key: LetterKey, consumer: NodeId) {
+        let NodeRt::Consumer(c) = &self.nodes[consumer] else {
+            return;
+        };
+        self.metrics[consumer].counters.received += 1;
+        if c.down {
+            self.fail(key, consumer, DOWN);
+            return;
+        }
+        if c.busy >= c.cfg.config.concurrency {
+            self.metrics[consumer].counters.throttled += 1;
+            self.fail(key, consumer, THROTTLED);
+            return;
+        }
+        let letter = &self.letters[key];
+        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
+            e.delivered += 1;
+        }
+        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
+            self.metrics[bus].counters.delivered += 1;
+        }
+        self.start_processing(key, consumer);
+    }
+
+    fn start_processing(&mut self, key: LetterKey, consumer: NodeId) {
+        let NodeRt::Consumer(c) = &mut self.nodes[consumer] else {
+            return;
+        };
+        c.busy += 1;
+        let busy = c.busy;
+        let latency = sample_latency(&c.cfg.config.latency, &mut self.rng) + c.extra_latency;
+        let error_rate = c.error_rate;
+        let timeout = c.cfg.config.timeout.map(|t| t.nanos());
+        self.metrics[consumer].set_depth(u64::from(busy));
+        let (delay, error) = match timeout {
+            Some(t) if latency > t => (t, Some("Timeout")),
+            _ if error_rate > 0.0 && self.rng.random::<f64>() < error_rate => {
+                (latency, Some("FunctionError"))
+            }
+            _ => (latency, None),
+        };
+        let msg = self.letters[key].msg.clone();
+        self.tracer.hop(&msg, self.now, consumer, HopKind::Started);
+        self.schedule(
+            self.now + delay,
+            TimerKind::Complete {
+                consumer,
+                letter: key,
+                error,
+            },
+        );
+    }
+
+    fn complete(&mut self, consumer: NodeId, key: LetterKey, error: Option<&'static str>) {
+        if let NodeRt::Consumer(c) = &mut self.nodes[consumer] {
+            c.busy = c.busy.saturating_sub(1);
+            let busy = c.busy;
+            self.metrics[consumer].set_depth(u64::from(busy));
+        }
+        if !self.letters.contains(key) {
+            return;
+        }
+        let from_queue = matches!(self.nodes.get(self.letters[key].to), Some(NodeRt::Queue(_)));
+        let queue = self.letters[key].to;
+        match error {
+            None => {
+                let letter = self.letters.remove(key);
+                let m = &mut self.metrics[consumer];
+                m.counters.processed += 1;
+                m.record_latency(self.now - letter.msg.produced_at);
+                self.ledger.processed += 1;
+                if let Some(slot) = self.series_nodes.get(consumer).copied().flatten() {
+                    let sec = (self.now / 1_000_000_000) as usize;
+                    let s = &mut self.series[slot];
+                    if s.len() <= sec {
+                        s.resize(sec + 1, 0);
+                    }
+                    s[sec] += 1;
+                }
+                self.probe(consumer, &letter.msg);
+                self.tracer
+                    .hop(&letter.msg, self.now, consumer, HopKind::Processed);
+                if from_queue {
+                    self.release_group(queue, letter.msg.group_id.clone());
+                    if let NodeRt::Queue(q) = &mut self.nodes[queue] {
+                        q.in_flight -= 1;
+                    }
+                    self.refresh_depth(queue);
+                }
+            }
+            Some(code) => {
+                let msg = self.letters[key].msg.clone();
+                self.tracer
+                    .hop(&msg, self.now, consumer, HopKind::Failed(code));
+                if from_queue {
+                    self.metrics[consumer].counters.failed += 1;
+                    // The message reappears when its visibility timeout ends.
+                    let letter = &self.letters[key];
+                    let vt = match &self.nodes[queue] {
+                        NodeRt::Queue(q) => q
+                            .cfg
+                            .as_ref()
+                            .map(|c| c.config.visibility_timeout.nanos())
+                            .unwrap_or(0),
+                        _ => 0,
+                    };
+                    let at = (letter.received_at + vt).max(self.now);
+                    self.schedule(at, TimerKind::Visible { queue, letter: key });
+                } else {
+                    let failure = Failure {
+                        code,
+                        message: if code == "Timeout" {
+                            "the consumer timed out"
+                        } else {
+                            "the consumer returned an error"
+                        },
+                        retryable: true,
+                    };
+                    self.fail(key, consumer, failure);
+                }
+            }
+        }
+        // A free slot: pull from the queues this consumer reads.
+        if let NodeRt::Consumer(c) = &self.nodes[consumer] {
+            let queues = c.cfg.queues.clone();
+            for q in queues {
+                self.dispatch(q);
+            }
+        }
+    }
+
+    fn make_visible(&mut self, queue: NodeId, key: LetterKey) {
+        if !self.letters.contains(key) {
+            return;
+        }
+        let group = self.letters[key].msg.group_id.clone();
+        self.release_group(queue, group);
+        let NodeRt::Queue(q) = &mut self.nodes[queue] else {
+            return;
+        };
+        q.in_flight -= 1;
+        q.waiting += 1;
+        match self.letters[key].msg.group_id.clone() {
+            Some(g) if q.cfg.as_ref().is_some_and(|c| c.config.fifo) => {
+                let list = q.groups.entry(g.clone()).or_default();
+                list.push_front(key);
+                if !q.busy_groups.contains_key(&g) && !q.ready.contains(&g) {
+                    q.ready.push_front(g);
+                }
+            }
+            _ => q.visible.push_back(key),
+        }
+        self.refresh_depth(queue);
+        self.dispatch(queue);
+    }
+
+    fn probe(&mut self, consumer: NodeId, msg: &Message) {
+        if msg.tracked_type == u32::MAX {
+            return;
+        }
+        let now = self.now;
+        for p in &mut self.probes {
+            if p.consumer != Some(consumer) {
+                continue;
+            }
+            if let Some(at) = p.pending.remove(&msg.root) {
+                let took = now - at;
+                p.worst = p.worst.max(took);
+                if took <= p.within {
+                    p.reached += 1;
+                } else {
+                    p.late += 1;
+                    p.first_violation.get_or_insert((msg.root, took));
+                }
+            }
+        }
+    }
+
+    /// A failed attempt: retry per the letter's policy, or give up.
+    fn fail(&mut self, key: LetterKey, at: NodeId, failure: Failure) {
+        let letter = &mut self.letters[key];
+        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
+            e.failed += 1;
+        }
+        self.metrics[at].counters.failed += 1;
+        let spec = letter.retry;
+        let age = self.now - letter.first_at;
+        let (exhausted, condition) = if !failure.retryable {
+            (true, "NonRetryableError")
+        } else if letter.retries >= spec.max_retries || spec.style == RetryStyle::None {
+            (true, "MaximumRetryAttempts")
+        } else if age >= spec.max_age {
+            (true, "MaximumEventAgeInSeconds")
+        } else {
+            (false, "")
+        };
+        let owner = match letter.via {
+            Via::Rule { bus, .. } => bus,
+            Via::Subscription { topic } => topic,
+            Via::Producer(p) | Via::Bus(p) => p,
+            Via::DeadLetter => at,
+        };
+        if exhausted {
+            if spec.dlq.is_some() {
+                self.metrics[owner].counters.dlq += 1;
+                if let Some(e) = self.edges.get_mut(self.letters[key].edge as usize) {
+                    e.dlq += 1;
+                }
+                self.dead_letter(
+                    key,
+                    owner,
+                    spec.dlq,
+                    failure.code,
+                    failure.message,
+                    condition,
+                );
+            } else {
+                let reason = match condition {
+                    "MaximumEventAgeInSeconds" => "event too old to retry",
+                    "NonRetryableError" => failure_reason(failure.code),
+                    _ if spec.style == RetryStyle::None => failure_reason(failure.code),
+                    _ => "retries exhausted",
+                };
+                self.drop_letter(key, owner, reason);
+            }
+            return;
+        }
+        letter.retries += 1;
+        let n = letter.retries;
+        let delay = match spec.style {
+            RetryStyle::EventBridge => {
+                let d = RETRY_BASE
+                    .saturating_mul(1u64 << (n - 1).min(20))
+                    .min(RETRY_CAP);
+                d / 2 + self.rng.random_range(0..=d / 2)
+            }
+            RetryStyle::Sns => sns_delay(n),
+            RetryStyle::None => 0,
+        };
+        self.metrics[owner].counters.retried += 1;
+        if let Some(e) = self.edges.get_mut(self.letters[key].edge as usize) {
+            e.retried += 1;
+        }
+        let msg = self.letters[key].msg.clone();
+        self.tracer
+            .hop(&msg, self.now, at, HopKind::Retry(n, failure.code));
+        self.schedule(self.now + delay, TimerKind::Retry(key));
+    }
+
+    /// Moves a letter to a dead-letter queue with the attributes AWS sets.
+    fn dead_letter(
+        &mut self,
+        key: LetterKey,
+        owner: NodeId,
+        dlq: Option<NodeId>,
+        code: &str,
+        message: &str,
+        condition: &str,
+    ) {
+        let letter = self.letters.remove(key);
+        let Some(dlq) = dlq else {
+            self.metrics[owner].drop("no dead-letter queue");
+            self.ledger.dropped += 1;
+            return;
+        };
+        self.ledger.dead_lettered += 1;
+        let mut attrs = BTreeMap::new();
+        if let Via::Rule { bus, rule } = letter.via {
+            if let CompiledNode::Bus(b) = &self.compiled.nodes[bus] {
+                if let Some(r) = b.rules.get(rule as usize) {
+                    attrs.insert("RULE_ARN", r.arn.clone());
+                }
+            }
+        }
+        attrs.insert(
+            "TARGET_ARN",
+            node_info(&self.compiled.nodes[letter.to]).arn.clone(),
+        );
+        attrs.insert("ERROR_CODE", code.to_string());
+        attrs.insert("ERROR_MESSAGE", message.to_string());
+        attrs.insert("EXHAUSTED_RETRY_CONDITION", condition.to_string());
+        attrs.insert("RETRY_ATTEMPTS", letter.retries.to_string());
+        let msg = Arc::new(Message {
+            body: letter.msg.body.clone(),
+            attributes: letter.msg.attributes.clone(),
+            root: letter.msg.root,
+            produced_at: letter.msg.produced_at,
+            tracked_type: u32::MAX,
+            group_id: letter.msg.group_id.clone(),
+            dedup_id: None,
+            traced: letter.msg.traced,
+            dlq_attributes: Some(Box::new(attrs)),
+        });
+        self.tracer
+            .hop(&msg, self.now, owner, HopKind::DeadLettered);
+        self.ledger.created += 1;
+        let edge = self.edge(owner, dlq, "dlq".into());
+        self.edges[edge as usize].sent += 1;
+        let copy = self.letters.insert(Letter {
+            msg,
+            to: dlq,
+            via: Via::DeadLetter,
+            retry: no_retry(),
+            retries: 0,
+            receives: 0,
+            first_at: self.now,
+            received_at: self.now,
+            edge,
+        });
+        self.enqueue(copy, dlq);
+    }
+
+    // ---- scenario actions ---------------------------------------------------------
+
+    fn start_action(&mut self, i: usize) {
+        let Some(action) = self.actions.get(i).cloned() else {
+            return;
+        };
+        let id = self.compiled.node_id(action.kind.node());
+        let Some(id) = id else {
+            return;
+        };
+        let mut saved = 0.0;
+        match &action.kind {
+            ActionKind::ConsumerDown(_) | ActionKind::ConsumerUp(_) => {
+                let down = matches!(action.kind, ActionKind::ConsumerDown(_));
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.down = down;
+                }
+                if !down {
+                    self.wake_consumer(id);
+                }
+            }
+            ActionKind::ConsumerLatency(_, extra) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.extra_latency += extra.nanos();
+                }
+            }
+            ActionKind::ConsumerErrorRate(_, rate) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    saved = c.error_rate;
+                    c.error_rate = *rate;
+                }
+            }
+            ActionKind::ProducerBurst(_, factor) => self.set_producer(id, |p| p.burst *= factor),
+            ActionKind::ProducerRate(_, rate) => {
+                if let NodeRt::Producer(p) = &self.nodes[id] {
+                    saved = p.rate;
+                }
+                self.set_producer(id, |p| p.rate = *rate);
+            }
+            ActionKind::ProducerStop(_) => self.set_producer(id, |p| p.stopped = true),
+            ActionKind::ProducerStart(_) => self.set_producer(id, |p| p.stopped = false),
+            ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
+                let disable = matches!(action.kind, ActionKind::RuleDisable(..));
+                if let NodeRt::Bus(b) = &mut self.nodes[id] {
+                    if let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
+                        b.disabled[r] = disable;
+                    }
+                }
+            }
+            ActionKind::Replay { from, to, .. } => self.replay(id, from.nanos(), to.nanos()),
+        }
+        self.saved[i] = saved;
+        if let Some(lasts) = action.lasts {
+            self.schedule(self.now + lasts.nanos(), TimerKind::Revert(i));
+        }
+    }
+
+    fn revert_action(&mut self, i: usize) {
+        let Some(action) = self.actions.get(i).cloned() else {
+            return;
+        };
+        let Some(id) = self.compiled.node_id(action.kind.node()) else {
+            return;
+        };
+        let saved = self.saved[i];
+        match &action.kind {
+            ActionKind::ConsumerDown(_) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.down = false;
+                }
+                self.wake_consumer(id);
+            }
+            ActionKind::ConsumerUp(_) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.down = true;
+                }
+            }
+            ActionKind::ConsumerLatency(_, extra) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.extra_latency = c.extra_latency.saturating_sub(extra.nanos());
+                }
+            }
+            ActionKind::ConsumerErrorRate(..) => {
+                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
+                    c.error_rate = saved;
+                }
+            }
+            ActionKind::ProducerBurst(_, factor) => self.set_producer(id, |p| p.burst /= factor),
+            ActionKind::ProducerRate(..) => self.set_producer(id, |p| p.rate = saved),
+            ActionKind::ProducerStop(_) => self.set_producer(id, |p| p.stopped = false),
+            ActionKind::ProducerStart(_) => self.set_producer(id, |p| p.stopped = true),
+            ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
+                let disable = matches!(action.kind, ActionKind::RuleEnable(..));
+                if let NodeRt::Bus(b) = &mut self.nodes[id] {
+                    if let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
+                        b.disabled[r] = disable;
+                    }
+                }
+            }
+            ActionKind::Replay { .. } => {}
+        }
+    }
+
+    fn set_producer(&mut self, id: NodeId, change: impl FnOnce(&mut ProducerRt)) {
+        let now = self.now as f64;
+        if let NodeRt::Producer(p) = &mut self.nodes[id] {
+            let was_idle = !p.next_at.is_finite() || p.stopped;
+            change(p);
+            // A producer that was idle (rate 0 or stopped) starts from now.
+            if was_idle || p.next_at < now || !p.next_at.is_finite() {
+                p.next_at = now;
+            }
+            if p.cfg.limit.is_some_and(|l| p.sent >= l) {
+                p.stopped = true;
+            }
+            if p.rate * p.burst <= 0.0 {
+                p.next_at = f64::INFINITY;
+            }
+        }
+    }
+
+    fn wake_consumer(&mut self, id: NodeId) {
+        if let NodeRt::Consumer(c) = &self.nodes[id] {
+            for q in c.cfg.queues.clone() {
+                self.dispatch(q);
+            }
+        }
+    }
+
+    /// Puts an archive's events from `[from, to]` back on its bus, marked with
+    /// `replay-name` as EventBridge does.
+    fn replay(&mut self, archive: NodeId, from: SimTime, to: SimTime) {
+        let NodeRt::Archive(a) = &self.nodes[archive] else {
+            return;
+        };
+        let bus = a.cfg.bus;
+        let name = a.cfg.info.name.clone();
+        let events: Vec<Arc<Message>> = a
+            .events
+            .iter()
+            .filter(|(t, _)| (from..=to).contains(t))
+            .map(|(_, m)| m.clone())
+            .collect();
+        for msg in events {
+            let body = match msg.body.strip_prefix('{') {
+                Some(rest) => format!("{{\"replay-name\":{},{rest}", json_string(&name)),
+                None => msg.body.clone(),
+            };
+            self.ledger.created += 1;
+            self.metrics[archive].counters.delivered += 1;
+            let copy = Arc::new(Message {
+                body,
+                attributes: None,
+                root: msg.root,
+                produced_at: self.now,
+                tracked_type: u32::MAX,
+                group_id: None,
+                dedup_id: None,
+                traced: msg.traced,
+                dlq_attributes: None,
+            });
+            let edge = self.edge(archive, bus, "replay".into());
+            self.edges[edge as usize].sent += 1;
+            let key = self.letters.insert(Letter {
+                msg: copy,
+                to: bus,
+                via: Via::Bus(bus),
+                retry: no_retry(),
+                retries: 0,
+                receives: 0,
+                first_at: self.now,
+                received_at: self.now,
+                edge,
+            });
+            self.deliver(key, bus);
+        }
+    }
+
+    // ---- PutEvents ------------------------------------------------------------------
+
+    /// EventBridge PutEvents on `bus` from `principal` (a node id or an account id):
+    /// 1–10 entries, each ≤ 1 MB, each with `Source`, `DetailType` and a JSON-object
+    /// `Detail`. Returns one result per entry; refused entries are counted.
+    pub fn put_events(
+        &mut self,
+        bus: &str,
+        principal: &str,
+        entries: &[serde_json::Value],
+    ) -> Result<Vec<PutResult>, String> {
+        let Some(bus_id) = self.compiled.node_id(bus) else {
+            return Err(format!(
+                "ResourceNotFoundException: event bus {bus} does not exist"
+            ));
+        };
+        let NodeRt::Bus(b) = &self.nodes[bus_id] else {
+            return Err(format!(
+                "ResourceNotFoundException: {bus} is not an event bus"
+            ));
+        };
+        if entries.is_empty() || entries.len() > 10 {
+            return Err(format!(
+                "ValidationException: PutEvents takes 1 to 10 entries, not {}",
+                entries.len()
+            ));
+        }
+        let account = self
+            .compiled
+            .node_id(principal)
+            .map(|p| node_info(&self.compiled.nodes[p]).account.clone())
+            .unwrap_or_else(|| principal.to_string());
+        let allowed = b.cfg.allows(principal, &account);
+        let region = b.cfg.info.region.clone();
+        let mut results = Vec::new();
+        for entry in entries {
+            let result = self.put_entry(bus_id, entry, allowed, &account, &region);
+            if let PutResult::Err(..) = result {
+                self.metrics[bus_id].counters.received += 1;
+                self.metrics[bus_id].counters.refused += 1;
+            }
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    fn put_entry(
+        &mut self,
+        bus: NodeId,
+        entry: &serde_json::Value,
+        allowed: bool,
+        account: &str,
+        region: &str,
+    ) -> PutResult {
+        let err = |code: &str, m: &str| PutResult::Err(code.to_string(), m.to_string());
+        if !allowed {
+            return err(
+                "AccessDeniedException",
+                "the bus policy does not allow this principal",
+            );
+        }
+        let size = entry.to_string().len();
+        if size > 1024 * 1024 {
+            return err("ValidationException", "the entry is larger than 1 MB");
+        }
+        let text = |k: &str| entry.get(k).and_then(|v| v.as_str());
+        let (Some(source), Some(detail_type), Some(detail)) =
+            (text("Source"), text("DetailType"), text("Detail"))
+        else {
+            return err(
+                "MalformedDetail",
+                "an entry needs Source, DetailType and Detail (a JSON object as a string)",
+            );
+        };
+        let detail: serde_json::Value = match serde_json::from_str(detail) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            _ => return err("MalformedDetail", "Detail is not a JSON object"),
+        };
+        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let time = self.time_text().to_string();
+        let resources = entry
+            .get("Resources")
+            .cloned()
+            .unwrap_or(serde_json::json!([]));
+        let event = serde_json::json!({
+            "version": "0",
+            "id": id.hyphenated().to_string(),
+            "detail-type": detail_type,
+            "source": source,
+            "account": account,
+            "time": time,
+            "region": region,
+            "resources": resources,
+            "detail": detail,
+        });
+        let root = self.roots;
+        self.roots += 1;
+        let body = event.to_string();
+        let msg = Message {
+            tracked_type: self.tracked_type_of(&body),
+            body,
+            attributes: None,
+            root,
+            produced_at: self.now,
+            group_id: None,
+            dedup_id: None,
+            traced: self.tracer.wants(root),
+            dlq_attributes: None,
+        };
+        self.ledger.created += 1;
+        let key = self.letters.insert(Letter {
+            msg: Arc::new(msg),
+            to: bus,
+            via: Via::DeadLetter,
+            retry: no_retry(),
+            retries: 0,
+            receives: 0,
+            first_at: self.now,
+            received_at: self.now,
+            edge: u32::MAX,
+        });
+        self.track_produced(key);
+        self.deliver(key, bus);
+        PutResult::Ok(id.hyphenated().to_string())
+    }
+
+    fn track_produced(&mut self, key: LetterKey) {
+        let msg = &self.letters[key].msg;
+        if msg.tracked_type == u32::MAX {
+            return;
+        }
+        let ty = msg.tracked_type;
+        let (root, at) = (msg.root, msg.produced_at);
+        let names: Vec<bool> = self
+            .probes
+            .iter()
+            .map(|p| self.tracked_types.get(&p.detail_type) == Some(&ty))
+            .collect();
+        for (p, hit) in self.probes.iter_mut().zip(names) {
+            if hit && p.consumer.is_some() {
+                p.pending.insert(root, at);
+            }
+        }
+    }
+
+    /// Names of the nodes, by id.
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.compiled.ids[id]
+    }
+
+    /// What a hop says, in words (rule and subscription names resolved).
+    pub fn describe(&self, hop: &Hop) -> String {
+        let node = &self.compiled.nodes[hop.node];
+        match (&hop.kind, node) {
+            (HopKind::Matched(r), CompiledNode::Bus(b)) => {
+                format!("matched rule {}", b.rules[*r as usize].name)
+            }
+            (HopKind::Filtered(s), CompiledNode::Topic(t)) => {
+                format!(
+                    "filtered by subscription {}",
+                    t.subscriptions[*s as usize].name
+                )
+            }
+            (kind, _) => kind.to_string(),
+        }
+    }
+}
+
+fn failure_reason(code: &'static str) -> &'static str {
+    match code {
+        "QueueFull" => "queue full",
+        "AccessDeniedException" => "refused by bus policy",
+        "ThrottlingException" => "throttled",
+        "ServiceUnavailable" => "consumer down",
+        _ => "delivery failed",
+    }
+}
+
+/// SNS's delivery policy for AWS-managed endpoints: 3 immediate retries, 2 one second
+/// apart, 10 backing off from 1 s to 20 s, then every 20 s.
+fn sns_delay(retry: u32) -> SimTime {
+    const S: SimTime = 1_000_000_000;
+    match retry {
+        0..=3 => 0,
+        4..=5 => S,
+        6..=15 => {
+            let step = u64::from(retry - 6);
+            S + (19 * S * step) / 9
+        }
+        _ => 20 * S,
+    }
+}
+
+fn no_retry() -> RetrySpec {
+    RetrySpec {
+        style: RetryStyle::None,
+        max_retries: 0,
+        max_age: u64::MAX,
+        dlq: None,
+    }
+}
+
+fn take_next(q: &mut QueueRt) -> Option<LetterKey> {
+    while let Some(g) = q.ready.pop_front() {
+        if let Some(list) = q.groups.get_mut(&g) {
+            if let Some(key) = list.pop_front() {
+                if list.is_empty() {
+                    q.groups.remove(&g);
+                }
+                *q.busy_groups.entry(g).or_default() += 1;
+                return Some(key);
+            }
+        }
+    }
+    q.visible.pop_front()
+}
+
+fn sample_latency(latency: &Latency, rng: &mut Pcg64Mcg) -> SimTime {
+    match latency {
+        Latency::Fixed(d) => d.nanos(),
+        Latency::Uniform([a, b]) => {
+            if a.nanos() >= b.nanos() {
+                a.nanos()
+            } else {
+                rng.random_range(a.nanos()..=b.nanos())
+            }
+        }
+        Latency::Exponential(mean) => {
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            (-u.ln() * mean.nanos() as f64) as SimTime
+        }
+        Latency::Lognormal { median, p99 } => {
+            let m = median.nanos().max(1) as f64;
+            let sigma = (p99.nanos().max(1) as f64 / m).ln() / 2.326_347_874;
+            let z: f64 = StandardNormal.sample(rng);
+            (m * (sigma * z).exp()).min(1e15) as SimTime
+        }
+    }
+}
+
+/// `(Type, Value)` of an SNS attribute rendered from a template value.
+fn attribute_value(json: &str) -> (&'static str, String) {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::String(s)) => ("String", s),
+        Ok(serde_json::Value::Number(n)) => ("Number", n.to_string()),
+        Ok(v @ serde_json::Value::Array(_)) => ("String.Array", v.to_string()),
+        _ => ("String", json.to_string()),
+    }
+}
+
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+fn fxhash(s: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+fn node_info(node: &CompiledNode) -> &crate::model::compile::NodeInfo {
+    match node {
+        CompiledNode::Producer(n) => &n.info,
+        CompiledNode::Bus(n) => &n.info,
+        CompiledNode::Topic(n) => &n.info,
+        CompiledNode::Queue(n) => &n.info,
+        CompiledNode::Consumer(n) => &n.info,
+        CompiledNode::Archive(n) => &n.info,
+    }
+}
+
+fn same_kind(a: &CompiledNode, b: &CompiledNode) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+fn empty_compiled() -> Compiled {
+    Compiled {
+        topology: crate::model::Topology::new(),
+        ids: Vec::new(),
+        nodes: Vec::new(),
+        scenarios: BTreeMap::new(),
+        warnings: Vec::new(),
+    }
+}
