@@ -90,17 +90,17 @@ impl Compiled {
 #[derive(Clone)]
 pub enum CompiledNode {
     /// A producer.
-    Producer(CompiledProducer),
+    Producer(Arc<CompiledProducer>),
     /// A bus.
-    Bus(CompiledBus),
+    Bus(Arc<CompiledBus>),
     /// A topic.
-    Topic(CompiledTopic),
+    Topic(Arc<CompiledTopic>),
     /// A queue.
-    Queue(CompiledQueue),
+    Queue(Arc<CompiledQueue>),
     /// A consumer.
-    Consumer(CompiledConsumer),
+    Consumer(Arc<CompiledConsumer>),
     /// An archive.
-    Archive(CompiledArchive),
+    Archive(Arc<CompiledArchive>),
 }
 
 /// Common facts about every node.
@@ -431,12 +431,12 @@ impl Compiler<'_> {
             region,
         };
         match node {
-            Node::Producer(p) => self.producer(&path, info, p).map(CompiledNode::Producer),
-            Node::Bus(b) => self.bus(&path, info, b).map(CompiledNode::Bus),
-            Node::Topic(t) => self.topic(&path, info, t).map(CompiledNode::Topic),
-            Node::Queue(q) => self.queue(&path, info, q).map(CompiledNode::Queue),
-            Node::Consumer(c) => self.consumer(&path, info, c).map(CompiledNode::Consumer),
-            Node::Archive(a) => self.archive(&path, info, a).map(CompiledNode::Archive),
+            Node::Producer(p) => self.producer(&path, info, p).map(|n| CompiledNode::Producer(Arc::new(n))),
+            Node::Bus(b) => self.bus(&path, info, b).map(|n| CompiledNode::Bus(Arc::new(n))),
+            Node::Topic(t) => self.topic(&path, info, t).map(|n| CompiledNode::Topic(Arc::new(n))),
+            Node::Queue(q) => self.queue(&path, info, q).map(|n| CompiledNode::Queue(Arc::new(n))),
+            Node::Consumer(c) => self.consumer(&path, info, c).map(|n| CompiledNode::Consumer(Arc::new(n))),
+            Node::Archive(a) => self.archive(&path, info, a).map(|n| CompiledNode::Archive(Arc::new(n))),
         }
     }
 
@@ -1212,14 +1212,12 @@ impl Compiler<'_> {
     fn action_refs(&mut self, path: &str, a: &Action) {
         let kind = a.kind.node_kind();
         self.reference_quiet(path, a.kind.node(), kind);
-        if let ActionKind::RuleDisable(bus, rule) | ActionKind::RuleEnable(bus, rule) = &a.kind {
-            if let Some(Node::Bus(b)) = self.t.nodes.get(bus) {
-                if !b.rules.contains_key(rule) {
+        if let ActionKind::RuleDisable(bus, rule) | ActionKind::RuleEnable(bus, rule) = &a.kind
+            && let Some(Node::Bus(b)) = self.t.nodes.get(bus)
+                && !b.rules.contains_key(rule) {
                     self.problems
                         .error(path, format!("bus `{bus}` has no rule `{rule}`"));
                 }
-            }
-        }
     }
 
     /// Like [`Compiler::reference`] but does not count as feeding the node.

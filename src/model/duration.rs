@@ -110,7 +110,7 @@ impl fmt::Display for Dur {
             return f.write_str("0s");
         }
         for (unit, scale) in UNITS {
-            if self.0 % scale == 0 {
+            if self.0.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", self.0 / scale);
             }
         }

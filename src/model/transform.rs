@@ -231,6 +231,135 @@ impl JsonPath {
     pub fn is_root(&self) -> bool {
         self.segments.is_empty()
     }
+
+    /// Selects from the event's JSON *text* without parsing it: the selected value's
+    /// text, or `None` when nothing is selected or the text is malformed on the way.
+    /// For compact JSON (what the router produces) this equals `select(..).to_string()`
+    /// except that numbers keep the event's own spelling.
+    pub fn select_raw<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let b = text.as_bytes();
+        let mut at = raw::ws(b, 0);
+        for segment in &self.segments {
+            at = match segment {
+                Segment::Key(key) => raw::member(text, at, key)?,
+                Segment::Index(i) => raw::element(b, at, *i)?,
+            };
+        }
+        let end = raw::skip_value(b, at)?;
+        Some(&text[at..end])
+    }
+
+    /// Adds the selected value (parsed from `text`) to `into` at this path, building
+    /// the objects/arrays on the way: a sparse copy of the event that `select` reads
+    /// exactly like the whole event.
+    fn copy_into(&self, text: &str, into: &mut Value) {
+        let Some(raw) = self.select_raw(text) else {
+            return;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(raw) else {
+            return;
+        };
+        let mut slot = into;
+        for segment in &self.segments {
+            slot = match segment {
+                Segment::Key(key) => {
+                    if !slot.is_object() {
+                        *slot = Value::Object(serde_json::Map::new());
+                    }
+                    match slot {
+                        Value::Object(map) => map.entry(key.clone()).or_insert(Value::Null),
+                        _ => return,
+                    }
+                }
+                Segment::Index(i) => {
+                    if !slot.is_array() {
+                        *slot = Value::Array(Vec::new());
+                    }
+                    match slot {
+                        Value::Array(items) => {
+                            if items.len() <= *i {
+                                items.resize(*i + 1, Value::Null);
+                            }
+                            &mut items[*i]
+                        }
+                        _ => return,
+                    }
+                }
+            };
+        }
+        *slot = value;
+    }
+}
+
+/// A minimal reader of JSON text for [`JsonPath::select_raw`]: finds members and
+/// elements by skipping values, without allocating.
+mod raw {
+    pub(super) fn ws(b: &[u8], mut at: usize) -> usize {
+        while at < b.len() && matches!(b[at], b' ' | b'\t' | b'\n' | b'\r') {
+            at += 1;
+        }
+        at
+    }
+
+    fn string_end(b: &[u8], at: usize) -> Option<usize> {
+        crate::pattern::skip_string_at(b, at)
+    }
+
+    pub(super) fn skip_value(b: &[u8], at: usize) -> Option<usize> {
+        crate::pattern::value_end(b, at)
+    }
+
+    /// The start of member `key`'s value in the object at `at`.
+    pub(super) fn member(text: &str, at: usize, key: &str) -> Option<usize> {
+        let b = text.as_bytes();
+        if b.get(at) != Some(&b'{') {
+            return None;
+        }
+        let mut i = ws(b, at + 1);
+        while b.get(i) == Some(&b'"') {
+            let end = string_end(b, i)?;
+            let raw_key = &text[i + 1..end - 1];
+            let same = if raw_key.contains('\\') {
+                serde_json::from_str::<String>(&text[i..end]).ok().as_deref() == Some(key)
+            } else {
+                raw_key == key
+            };
+            i = ws(b, end);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = ws(b, i + 1);
+            if same {
+                // The first of duplicate keys wins, as in the pattern engine.
+                return Some(i);
+            }
+            i = ws(b, skip_value(b, i)?);
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                _ => break,
+            }
+        }
+        None
+    }
+
+    /// The start of element `index` of the array at `at`.
+    pub(super) fn element(b: &[u8], at: usize, index: usize) -> Option<usize> {
+        if b.get(at) != Some(&b'[') {
+            return None;
+        }
+        let mut i = ws(b, at + 1);
+        if b.get(i) == Some(&b']') {
+            return None;
+        }
+        for _ in 0..index {
+            i = ws(b, skip_value(b, i)?);
+            if b.get(i) != Some(&b',') {
+                return None;
+            }
+            i = ws(b, i + 1);
+        }
+        Some(i)
+    }
 }
 
 impl fmt::Display for JsonPath {
@@ -1075,6 +1204,25 @@ impl TargetInput {
         event: Option<&Value>,
         reserved: &Reserved<'_>,
     ) -> Result<Cow<'e, str>, Undeliverable> {
+        if event.is_none() {
+            // Read only what is selected, straight from the text.
+            match self {
+                TargetInput::Path(path) if !path.is_root() => {
+                    return path
+                        .select_raw(event_text)
+                        .map(Cow::Borrowed)
+                        .ok_or(Undeliverable::NothingSelected);
+                }
+                TargetInput::Transformer(t) if !t.template.contains("<aws.events.event>") => {
+                    let mut sparse = Value::Object(serde_json::Map::new());
+                    for (_, path) in &t.variables {
+                        path.copy_into(event_text, &mut sparse);
+                    }
+                    return t.apply_checked(event_text, &sparse, reserved).map(Cow::Owned);
+                }
+                _ => {}
+            }
+        }
         let parsed;
         let event = match event {
             Some(event) => event,

@@ -144,6 +144,19 @@ fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
     }
 }
 
+/// The end of the JSON value starting at `pos` (no white space before it), found by
+/// skipping — strings and brackets only are looked at, with SWAR. `None` if the text
+/// ends first or brackets do not pair up.
+pub fn value_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut closers = Vec::new();
+    skip_value(bytes, pos, &mut closers).ok()
+}
+
+/// The end of the JSON string starting at `pos` (its opening quote).
+pub fn skip_string_at(bytes: &[u8], pos: usize) -> Option<usize> {
+    skip_string(bytes, pos).ok()
+}
+
 /// Skips to just after the bracket that empties `closers` (the expected closing
 /// brackets, innermost last). Only brackets and strings are looked at.
 fn skip_inside(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {

@@ -475,6 +475,19 @@ impl Matcher {
         Ok(names)
     }
 
+    /// Whether any rule matches `event` (checked as strictly as [`Matcher::matches`]),
+    /// without allocating.
+    pub fn any_match(&self, event: &[u8]) -> Result<bool, JsonError> {
+        with_scratch(|scratch| {
+            let mut ids = std::mem::take(&mut scratch.ids);
+            ids.clear();
+            let result = self.run(event, scratch, &mut ids, Check::Strict);
+            let any = !ids.is_empty();
+            scratch.ids = ids;
+            result.map(|()| any)
+        })
+    }
+
     /// Appends the ids of matching rules to `out` (each once, in no particular order),
     /// reusing `scratch` between calls. This is the allocation-free hot path.
     ///
@@ -499,6 +512,7 @@ impl Matcher {
         let Scratch {
             state,
             scan: buffers,
+            ..
         } = scratch;
         state.begin(self);
         scan(event, &mut MatchSink { m: self, s: state }, buffers, check)?;
@@ -667,6 +681,7 @@ struct CondState {
 pub struct Scratch {
     state: State,
     scan: ScanBuffers,
+    ids: Vec<RuleId>,
 }
 
 /// Per-event matching state (epoch-stamped, so nothing is cleared between events).

@@ -94,7 +94,7 @@ impl FilterPolicy {
             // "exists: false only matches if at least one attribute is present".
             return Ok(false);
         }
-        Ok(!self.matcher.matches(&event)?.is_empty())
+        self.matcher.any_match(&event)
     }
 
     /// Explains the policy against a message, field by field.

@@ -165,7 +165,7 @@ const DENIED: Failure = Failure {
 };
 
 struct ProducerRt {
-    cfg: CompiledProducer,
+    cfg: Arc<CompiledProducer>,
     next_at: f64,
     sent: u64,
     rate: f64,
@@ -175,22 +175,22 @@ struct ProducerRt {
 }
 
 struct BusRt {
-    cfg: CompiledBus,
+    cfg: Arc<CompiledBus>,
     disabled: Vec<bool>,
     archives: Vec<NodeId>,
     /// Edge id per rule target.
-    edges: Vec<Vec<u32>>,
+    edges: Arc<Vec<Vec<u32>>>,
 }
 
 struct TopicRt {
-    cfg: CompiledTopic,
+    cfg: Arc<CompiledTopic>,
     dedup: Dedup,
-    edges: Vec<u32>,
+    edges: Arc<Vec<u32>>,
 }
 
 #[derive(Default)]
 struct QueueRt {
-    cfg: Option<CompiledQueue>,
+    cfg: Option<Arc<CompiledQueue>>,
     visible: VecDeque<LetterKey>,
     /// FIFO: waiting letters per group, and groups ready to hand out.
     groups: HashMap<Arc<str>, VecDeque<LetterKey>>,
@@ -205,7 +205,7 @@ struct QueueRt {
 }
 
 struct ConsumerRt {
-    cfg: CompiledConsumer,
+    cfg: Arc<CompiledConsumer>,
     busy: u32,
     down: bool,
     extra_latency: SimTime,
@@ -213,7 +213,7 @@ struct ConsumerRt {
 }
 
 struct ArchiveRt {
-    cfg: CompiledArchive,
+    cfg: Arc<CompiledArchive>,
     events: VecDeque<(SimTime, Arc<Message>)>,
 }
 
@@ -221,7 +221,7 @@ enum NodeRt {
     Producer(ProducerRt),
     Bus(BusRt),
     Topic(TopicRt),
-    Queue(QueueRt),
+    Queue(Box<QueueRt>),
     Consumer(ConsumerRt),
     Archive(ArchiveRt),
 }
@@ -240,11 +240,10 @@ impl Dedup {
             if *t + DEDUP_WINDOW > now {
                 break;
             }
-            if let Some((t, old)) = self.order.pop_front() {
-                if self.seen.get(&old) == Some(&t) {
+            if let Some((t, old)) = self.order.pop_front()
+                && self.seen.get(&old) == Some(&t) {
                     self.seen.remove(&old);
                 }
-            }
         }
         if self.seen.contains_key(&id) {
             return true;
@@ -704,7 +703,7 @@ impl Engine {
                     .filter(|(_, n)| matches!(n, CompiledNode::Archive(a) if a.bus == id))
                     .map(|(i, _)| i)
                     .collect(),
-                edges: Vec::new(),
+                edges: Arc::default(),
             }),
             (CompiledNode::Topic(t), prior) => NodeRt::Topic(TopicRt {
                 cfg: t.clone(),
@@ -712,15 +711,15 @@ impl Engine {
                     Some(NodeRt::Topic(old)) => old.dedup,
                     _ => Dedup::default(),
                 },
-                edges: Vec::new(),
+                edges: Arc::default(),
             }),
             (CompiledNode::Queue(q), prior) => {
                 let mut rt = match prior {
-                    Some(NodeRt::Queue(old)) => old,
+                    Some(NodeRt::Queue(old)) => *old,
                     _ => QueueRt::default(),
                 };
                 rt.cfg = Some(q.clone());
-                NodeRt::Queue(rt)
+                NodeRt::Queue(Box::new(rt))
             }
             (CompiledNode::Consumer(c), prior) => {
                 let (busy, down, extra) = match prior {
@@ -783,7 +782,7 @@ impl Engine {
                         })
                         .collect();
                     if let NodeRt::Bus(rt) = &mut self.nodes[id] {
-                        rt.edges = edges;
+                        rt.edges = Arc::new(edges);
                     }
                 }
                 CompiledNode::Topic(t) => {
@@ -793,7 +792,7 @@ impl Engine {
                         .map(|s| self.edge(id, s.to, format!("subscription {}", s.name)))
                         .collect();
                     if let NodeRt::Topic(rt) = &mut self.nodes[id] {
-                        rt.edges = edges;
+                        rt.edges = Arc::new(edges);
                     }
                 }
                 CompiledNode::Queue(q) => {
@@ -910,36 +909,38 @@ impl Engine {
             .or(cfg.mix.last())
             .map(|(_, e)| e.clone())?;
         let now_ms = self.epoch_ms + self.now / 1_000_000;
-        let now_text = self.time_text().to_string();
+        self.time_text();
+        let now_text = std::mem::take(&mut self.time_text.1);
         let ctx = RenderContext {
             seq,
             now_rfc3339: &now_text,
             now_ms,
         };
-        let mut out = std::mem::take(&mut self.buf);
-        out.clear();
+        let mut out = String::with_capacity(self.buf.capacity().max(64));
         let mut tracked_type = u32::MAX;
         if to_bus {
             let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
             out.push_str("{\"version\":\"0\",\"id\":\"");
-            let _ = write!(out, "{}", id.hyphenated());
+            out.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
             out.push_str("\",\"detail-type\":");
             let at = out.len();
             event.detail_type.render(&mut self.rng, &ctx, &mut out);
-            if !self.tracked_types.is_empty() {
-                if let Ok(dt) = serde_json::from_str::<String>(&out[at..]) {
+            if !self.tracked_types.is_empty()
+                && let Ok(dt) = serde_json::from_str::<String>(&out[at..]) {
                     tracked_type = self.tracked_types.get(&dt).copied().unwrap_or(u32::MAX);
                 }
-            }
             out.push_str(",\"source\":");
             event.source.render(&mut self.rng, &ctx, &mut out);
-            let _ = write!(
-                out,
-                ",\"account\":\"{}\",\"time\":\"{}\",\"region\":\"{}\",\"resources\":",
-                cfg.info.account,
-                now_text,
-                self.compiled_region(cfg.to)
-            );
+            let compiled = self.compiled.clone();
+            for (key, value) in [
+                (",\"account\":\"", cfg.info.account.as_str()),
+                ("\",\"time\":\"", now_text.as_str()),
+                ("\",\"region\":\"", node_info(&compiled.nodes[cfg.to]).region.as_str()),
+            ] {
+                out.push_str(key);
+                out.push_str(value);
+            }
+            out.push_str("\",\"resources\":");
             match &event.resources {
                 Some(r) => r.render(&mut self.rng, &ctx, &mut out),
                 None => out.push_str("[]"),
@@ -950,8 +951,10 @@ impl Engine {
         } else {
             event.detail.render(&mut self.rng, &ctx, &mut out);
         }
-        let body = out.clone();
-        self.buf = out;
+        if out.len() > self.buf.capacity() {
+            self.buf.reserve(out.len());
+        }
+        let body = out;
         let attributes = if event.attributes.is_empty() {
             None
         } else {
@@ -980,6 +983,7 @@ impl Engine {
         };
         let group_id = string_of(&event.group_id, &mut self.rng);
         let dedup_id = string_of(&event.dedup_id, &mut self.rng);
+        self.time_text.1 = now_text;
         Some(Message {
             body,
             attributes,
@@ -1107,28 +1111,28 @@ impl Engine {
         self.ledger.routed += 1;
         let cfg = b.cfg.clone();
         let edges = b.edges.clone();
-        let mut parsed: Option<serde_json::Value> = None;
         for r in rules {
             let rule = &cfg.rules[r];
             self.tracer
                 .hop(&msg, self.now, bus, HopKind::Matched(r as u32));
             for (t, target) in rule.targets.iter().enumerate() {
                 let body = if target.input.needs_parsed_event() {
-                    if parsed.is_none() {
-                        parsed = serde_json::from_str(&msg.body).ok();
-                    }
-                    let ingestion = self.time_text().to_string();
+                    self.time_text();
                     let reserved = Reserved {
                         rule_arn: &rule.arn,
                         rule_name: &rule.name,
-                        ingestion_time: &ingestion,
+                        ingestion_time: &self.time_text.1,
                     };
-                    Some(
-                        target
-                            .input
-                            .render(&msg.body, parsed.as_ref(), &reserved)
-                            .into_owned(),
-                    )
+                    match target.input.render_checked(&msg.body, None, &reserved) {
+                        Ok(text) => Some(text.into_owned()),
+                        Err(why) => {
+                            // EventBridge delivers nothing in these cases.
+                            let _ = why;
+                            self.metrics[bus].drop("input transformation produced nothing");
+                            self.edges[edges[r][t] as usize].sent += 1;
+                            continue;
+                        }
+                    }
                 } else {
                     match &*target.input {
                         crate::model::transform::TargetInput::Constant(c) => Some(c.clone()),
@@ -1264,8 +1268,8 @@ impl Engine {
                     .content_dedup
                     .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
             });
-            if let Some(id) = id {
-                if t.dedup.check(id, self.now) {
+            if let Some(id) = id
+                && t.dedup.check(id, self.now) {
                     let letter = self.letters.remove(key);
                     self.success_edge(&letter, topic);
                     self.metrics[topic].drop("duplicate within 5 minutes");
@@ -1274,7 +1278,6 @@ impl Engine {
                         .hop(&letter.msg, self.now, topic, HopKind::Dropped("duplicate"));
                     return;
                 }
-            }
         }
         let letter = self.letters.remove(key);
         self.success_edge(&letter, topic);
@@ -1369,15 +1372,14 @@ impl Engine {
                     .content_based_deduplication
                     .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
             });
-            if let Some(id) = id {
-                if q.dedup.check(id, self.now) {
+            if let Some(id) = id
+                && q.dedup.check(id, self.now) {
                     let letter = self.letters.remove(key);
                     self.success_edge(&letter, queue);
                     self.metrics[queue].drop("duplicate within 5 minutes");
                     self.ledger.dropped += 1;
                     return;
                 }
-            }
         }
         let letter = &mut self.letters[key];
         letter.to = queue;
@@ -1545,6 +1547,12 @@ impl Engine {
         };
         let msg = self.letters[key].msg.clone();
         self.tracer.hop(&msg, self.now, consumer, HopKind::Started);
+        if delay == 0 && !matches!(self.nodes[self.letters[key].to], NodeRt::Queue(_)) {
+            // Instant work (a sink) finishes now, without a timer; queue deliveries
+            // always go through the timer so a backlog cannot recurse.
+            self.complete(consumer, key, error);
+            return;
+        }
         self.schedule(
             self.now + delay,
             TimerKind::Complete {
@@ -1626,8 +1634,8 @@ impl Engine {
         }
         // A free slot: pull from the queues this consumer reads.
         if let NodeRt::Consumer(c) = &self.nodes[consumer] {
-            let queues = c.cfg.queues.clone();
-            for q in queues {
+            let c = c.cfg.clone();
+            for &q in &c.queues {
                 self.dispatch(q);
             }
         }
@@ -1769,13 +1777,11 @@ impl Engine {
         };
         self.ledger.dead_lettered += 1;
         let mut attrs = BTreeMap::new();
-        if let Via::Rule { bus, rule } = letter.via {
-            if let CompiledNode::Bus(b) = &self.compiled.nodes[bus] {
-                if let Some(r) = b.rules.get(rule as usize) {
+        if let Via::Rule { bus, rule } = letter.via
+            && let CompiledNode::Bus(b) = &self.compiled.nodes[bus]
+                && let Some(r) = b.rules.get(rule as usize) {
                     attrs.insert("RULE_ARN", r.arn.clone());
                 }
-            }
-        }
         attrs.insert(
             "TARGET_ARN",
             node_info(&self.compiled.nodes[letter.to]).arn.clone(),
@@ -1857,11 +1863,10 @@ impl Engine {
             ActionKind::ProducerStart(_) => self.set_producer(id, |p| p.stopped = false),
             ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
                 let disable = matches!(action.kind, ActionKind::RuleDisable(..));
-                if let NodeRt::Bus(b) = &mut self.nodes[id] {
-                    if let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
+                if let NodeRt::Bus(b) = &mut self.nodes[id]
+                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
                         b.disabled[r] = disable;
                     }
-                }
             }
             ActionKind::Replay { from, to, .. } => self.replay(id, from.nanos(), to.nanos()),
         }
@@ -1907,11 +1912,10 @@ impl Engine {
             ActionKind::ProducerStart(_) => self.set_producer(id, |p| p.stopped = true),
             ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
                 let disable = matches!(action.kind, ActionKind::RuleEnable(..));
-                if let NodeRt::Bus(b) = &mut self.nodes[id] {
-                    if let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
+                if let NodeRt::Bus(b) = &mut self.nodes[id]
+                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
                         b.disabled[r] = disable;
                     }
-                }
             }
             ActionKind::Replay { .. } => {}
         }
@@ -2196,15 +2200,14 @@ fn no_retry() -> RetrySpec {
 
 fn take_next(q: &mut QueueRt) -> Option<LetterKey> {
     while let Some(g) = q.ready.pop_front() {
-        if let Some(list) = q.groups.get_mut(&g) {
-            if let Some(key) = list.pop_front() {
+        if let Some(list) = q.groups.get_mut(&g)
+            && let Some(key) = list.pop_front() {
                 if list.is_empty() {
                     q.groups.remove(&g);
                 }
                 *q.busy_groups.entry(g).or_default() += 1;
                 return Some(key);
             }
-        }
     }
     q.visible.pop_front()
 }

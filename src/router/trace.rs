@@ -116,7 +116,7 @@ impl Tracer {
     /// Decides whether the event with this sequence number is traced.
     pub fn wants(&mut self, root: u64) -> bool {
         let o = &self.options;
-        if o.every == 0 || self.chosen >= o.limit || root % o.every != 0 {
+        if o.every == 0 || self.chosen >= o.limit || !root.is_multiple_of(o.every) {
             return false;
         }
         self.chosen += 1;
