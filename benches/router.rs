@@ -84,7 +84,11 @@ fn saturation() {
     let started = Instant::now();
     engine.run_until(events * 20); // at 50 M/s of simulated time
     let secs = started.elapsed().as_secs_f64();
-    let events = engine.all_metrics().iter().map(|m| m.counters.produced).sum::<u64>();
+    let events = engine
+        .all_metrics()
+        .iter()
+        .map(|m| m.counters.produced)
+        .sum::<u64>();
     let saturation = events as f64 / secs;
     println!(
         "saturation: {events} events, {} deliveries in {secs:.2}s = {saturation:.0} events/s ({:.0} deliveries/s)",
@@ -94,17 +98,30 @@ fn saturation() {
 }
 
 fn realtime() {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => panic!("tokio: {e}"),
     };
     for rate in [100_000.0, 500_000.0, 1_000_000.0, 1_200_000.0] {
         let mut engine = Engine::new(realtime_topology(rate), EngineOptions::default());
         let wall = Instant::now();
-        let pacing = runtime.block_on(drive_real(&mut engine, 3_000_000_000, 1.0, false, &mut None));
+        let pacing = runtime.block_on(drive_real(
+            &mut engine,
+            3_000_000_000,
+            1.0,
+            false,
+            &mut None,
+        ));
         let secs = wall.elapsed().as_secs_f64();
         let Ok(pacing) = pacing else { continue };
-        let produced = engine.all_metrics().iter().map(|m| m.counters.produced).sum::<u64>();
+        let produced = engine
+            .all_metrics()
+            .iter()
+            .map(|m| m.counters.produced)
+            .sum::<u64>();
         println!(
             "realtime/paced {rate:>9.0}/s: {produced} events in {secs:.2}s wall = {:.0} events/s end to end; lag p50 {}us p99 {}us max {}us",
             produced as f64 / secs,
@@ -144,7 +161,11 @@ fn virtual_ecommerce() {
     loop {
         t += 100_000_000_000; // 100 simulated seconds per slice
         engine.run_until(t);
-        let produced = engine.all_metrics().iter().map(|m| m.counters.produced).sum::<u64>();
+        let produced = engine
+            .all_metrics()
+            .iter()
+            .map(|m| m.counters.produced)
+            .sum::<u64>();
         if checkpoints.len() < 10 && produced >= (checkpoints.len() as u64 + 1) * target / 10 {
             checkpoints.push(peak_rss_kb());
         }
@@ -165,7 +186,10 @@ fn virtual_ecommerce() {
 }
 
 fn main() {
-    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| name.contains(w.as_str()));
     if wants("saturation") {
         saturation();

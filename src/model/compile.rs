@@ -431,12 +431,24 @@ impl Compiler<'_> {
             region,
         };
         match node {
-            Node::Producer(p) => self.producer(&path, info, p).map(|n| CompiledNode::Producer(Arc::new(n))),
-            Node::Bus(b) => self.bus(&path, info, b).map(|n| CompiledNode::Bus(Arc::new(n))),
-            Node::Topic(t) => self.topic(&path, info, t).map(|n| CompiledNode::Topic(Arc::new(n))),
-            Node::Queue(q) => self.queue(&path, info, q).map(|n| CompiledNode::Queue(Arc::new(n))),
-            Node::Consumer(c) => self.consumer(&path, info, c).map(|n| CompiledNode::Consumer(Arc::new(n))),
-            Node::Archive(a) => self.archive(&path, info, a).map(|n| CompiledNode::Archive(Arc::new(n))),
+            Node::Producer(p) => self
+                .producer(&path, info, p)
+                .map(|n| CompiledNode::Producer(Arc::new(n))),
+            Node::Bus(b) => self
+                .bus(&path, info, b)
+                .map(|n| CompiledNode::Bus(Arc::new(n))),
+            Node::Topic(t) => self
+                .topic(&path, info, t)
+                .map(|n| CompiledNode::Topic(Arc::new(n))),
+            Node::Queue(q) => self
+                .queue(&path, info, q)
+                .map(|n| CompiledNode::Queue(Arc::new(n))),
+            Node::Consumer(c) => self
+                .consumer(&path, info, c)
+                .map(|n| CompiledNode::Consumer(Arc::new(n))),
+            Node::Archive(a) => self
+                .archive(&path, info, a)
+                .map(|n| CompiledNode::Archive(Arc::new(n))),
         }
     }
 
@@ -491,7 +503,7 @@ impl Compiler<'_> {
         if p.rate == 0.0 {
             self.problems.warn(
                 format!("{path}.rate"),
-                "rate 0: sends only during bursts set by a scenario",
+                "rate 0: sends nothing until a scenario sets its rate (`producer NAME rate N`)",
             );
         }
         Some(CompiledProducer {
@@ -1214,10 +1226,11 @@ impl Compiler<'_> {
         self.reference_quiet(path, a.kind.node(), kind);
         if let ActionKind::RuleDisable(bus, rule) | ActionKind::RuleEnable(bus, rule) = &a.kind
             && let Some(Node::Bus(b)) = self.t.nodes.get(bus)
-                && !b.rules.contains_key(rule) {
-                    self.problems
-                        .error(path, format!("bus `{bus}` has no rule `{rule}`"));
-                }
+            && !b.rules.contains_key(rule)
+        {
+            self.problems
+                .error(path, format!("bus `{bus}` has no rule `{rule}`"));
+        }
     }
 
     /// Like [`Compiler::reference`] but does not count as feeding the node.

@@ -320,7 +320,10 @@ mod raw {
             let end = string_end(b, i)?;
             let raw_key = &text[i + 1..end - 1];
             let same = if raw_key.contains('\\') {
-                serde_json::from_str::<String>(&text[i..end]).ok().as_deref() == Some(key)
+                serde_json::from_str::<String>(&text[i..end])
+                    .ok()
+                    .as_deref()
+                    == Some(key)
             } else {
                 raw_key == key
             };
@@ -1218,7 +1221,9 @@ impl TargetInput {
                     for (_, path) in &t.variables {
                         path.copy_into(event_text, &mut sparse);
                     }
-                    return t.apply_checked(event_text, &sparse, reserved).map(Cow::Owned);
+                    return t
+                        .apply_checked(event_text, &sparse, reserved)
+                        .map(Cow::Owned);
                 }
                 _ => {}
             }

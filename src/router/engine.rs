@@ -88,10 +88,27 @@ enum RetryStyle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Via {
     Producer(NodeId),
-    Rule { bus: NodeId, rule: u32 },
-    Subscription { topic: NodeId },
+    Rule {
+        bus: NodeId,
+        rule: u32,
+    },
+    Subscription {
+        topic: NodeId,
+    },
     Bus(NodeId),
     DeadLetter,
+    /// Put through the PutEvents API (the policy was checked at the call).
+    Api,
+}
+
+/// The node that sent a letter on its way.
+fn via_owner(via: Via) -> Option<NodeId> {
+    match via {
+        Via::Producer(n) | Via::Bus(n) => Some(n),
+        Via::Rule { bus, .. } => Some(bus),
+        Via::Subscription { topic } => Some(topic),
+        Via::DeadLetter | Via::Api => None,
+    }
 }
 
 /// A message copy on its way to (or waiting in) a node.
@@ -241,9 +258,10 @@ impl Dedup {
                 break;
             }
             if let Some((t, old)) = self.order.pop_front()
-                && self.seen.get(&old) == Some(&t) {
-                    self.seen.remove(&old);
-                }
+                && self.seen.get(&old) == Some(&t)
+            {
+                self.seen.remove(&old);
+            }
         }
         if self.seen.contains_key(&id) {
             return true;
@@ -614,45 +632,76 @@ impl Engine {
                         },
                         Via::Bus(b) => Via::Bus(remap.get(b).copied().flatten().unwrap_or(to)),
                         Via::DeadLetter => Via::DeadLetter,
+                        Via::Api => Via::Api,
                     };
                 }
                 None => orphaned.push(key),
             }
         }
         let timers = std::mem::take(&mut self.heap).into_vec();
+        // Slots freed because the letter being processed went away; letters whose
+        // consumer went away while their queue stayed go back to the queue.
+        let mut freed = Vec::new();
+        let mut requeue = Vec::new();
         for Reverse(mut t) in timers {
             let keep = match &mut t.kind {
                 TimerKind::Retry(k) => !orphaned.contains(k),
                 TimerKind::Complete {
                     consumer, letter, ..
-                } => match remap.get(*consumer).copied().flatten() {
-                    Some(c) => {
+                } => match (
+                    remap.get(*consumer).copied().flatten(),
+                    orphaned.contains(letter),
+                ) {
+                    (Some(c), false) => {
                         *consumer = c;
                         true
                     }
-                    None => !orphaned.contains(letter),
-                },
-                TimerKind::Visible { queue, .. } => match remap.get(*queue).copied().flatten() {
-                    Some(q) => {
-                        *queue = q;
-                        true
+                    (Some(c), true) => {
+                        freed.push(c);
+                        false
                     }
-                    None => false,
+                    (None, false) => {
+                        requeue.push(*letter);
+                        false
+                    }
+                    (None, true) => false,
                 },
+                TimerKind::Visible { queue, letter } => {
+                    match remap.get(*queue).copied().flatten() {
+                        Some(q) if !orphaned.contains(letter) => {
+                            *queue = q;
+                            true
+                        }
+                        _ => false,
+                    }
+                }
                 TimerKind::Action(_) | TimerKind::Revert(_) => true,
             };
             if keep {
                 self.heap.push(Reverse(t));
             }
         }
+        for c in freed {
+            if let NodeRt::Consumer(rt) = &mut self.nodes[c] {
+                rt.busy = rt.busy.saturating_sub(1);
+            }
+        }
         // Queues carried over hold letter keys, which are unchanged.
         for key in orphaned {
             if self.letters.contains(key) {
                 let letter = self.letters.remove(key);
-                self.tracer
-                    .hop(&letter.msg, self.now, 0, HopKind::Dropped("node removed"));
+                if let Some(at) =
+                    via_owner(letter.via).and_then(|o| remap.get(o).copied().flatten())
+                {
+                    self.tracer
+                        .hop(&letter.msg, self.now, at, HopKind::Dropped("node removed"));
+                }
                 self.ledger.dropped += 1;
             }
+        }
+        for key in requeue {
+            let queue = self.letters[key].to;
+            self.make_visible(queue, key);
         }
         self.rebuild_edges(&old);
         self.producers = (0..new.nodes.len())
@@ -679,23 +728,52 @@ impl Engine {
     ) -> NodeRt {
         match (node, prior) {
             (CompiledNode::Producer(p), prior) => {
-                let (next_at, sent) = match prior {
-                    Some(NodeRt::Producer(old)) => (old.next_at, old.sent),
-                    _ => (self.now.max(p.start.nanos()) as f64, 0),
-                };
-                NodeRt::Producer(ProducerRt {
+                let mut rt = ProducerRt {
                     cfg: p.clone(),
-                    next_at,
-                    sent,
+                    next_at: if p.rate > 0.0 {
+                        self.now.max(p.start.nanos()) as f64
+                    } else {
+                        f64::INFINITY
+                    },
+                    sent: 0,
                     rate: p.rate,
                     burst: 1.0,
-                    stopped: p.limit.is_some_and(|l| sent >= l),
+                    stopped: false,
                     edge: 0,
-                })
+                };
+                if let Some(NodeRt::Producer(old)) = prior {
+                    // Scenario effects (bursts, stops, rate changes) outlive an edit,
+                    // unless the edit changed the rate itself.
+                    rt.next_at = old.next_at;
+                    rt.sent = old.sent;
+                    rt.burst = old.burst;
+                    rt.stopped = old.stopped;
+                    if old.cfg.rate == p.rate {
+                        rt.rate = old.rate;
+                    } else if rt.rate > 0.0 && !rt.next_at.is_finite() {
+                        rt.next_at = self.now as f64;
+                    }
+                }
+                rt.stopped |= p.limit.is_some_and(|l| rt.sent >= l);
+                NodeRt::Producer(rt)
             }
-            (CompiledNode::Bus(b), _) => NodeRt::Bus(BusRt {
+            (CompiledNode::Bus(b), prior) => NodeRt::Bus(BusRt {
                 cfg: b.clone(),
-                disabled: b.rules.iter().map(|r| !r.enabled).collect(),
+                disabled: b
+                    .rules
+                    .iter()
+                    .map(|r| match &prior {
+                        // A rule disabled or enabled by a scenario stays so unless the
+                        // edit changed its `enabled` flag.
+                        Some(NodeRt::Bus(old)) => old
+                            .cfg
+                            .rules
+                            .iter()
+                            .position(|o| o.name == r.name && o.enabled == r.enabled)
+                            .map_or(!r.enabled, |i| old.disabled[i]),
+                        _ => !r.enabled,
+                    })
+                    .collect(),
                 archives: new
                     .nodes
                     .iter()
@@ -722,17 +800,22 @@ impl Engine {
                 NodeRt::Queue(Box::new(rt))
             }
             (CompiledNode::Consumer(c), prior) => {
-                let (busy, down, extra) = match prior {
-                    Some(NodeRt::Consumer(old)) => (old.busy, old.down, old.extra_latency),
-                    _ => (0, false, 0),
-                };
-                NodeRt::Consumer(ConsumerRt {
+                let mut rt = ConsumerRt {
                     error_rate: c.config.error_rate,
                     cfg: c.clone(),
-                    busy,
-                    down,
-                    extra_latency: extra,
-                })
+                    busy: 0,
+                    down: false,
+                    extra_latency: 0,
+                };
+                if let Some(NodeRt::Consumer(old)) = prior {
+                    rt.busy = old.busy;
+                    rt.down = old.down;
+                    rt.extra_latency = old.extra_latency;
+                    if old.cfg.config.error_rate == c.config.error_rate {
+                        rt.error_rate = old.error_rate;
+                    }
+                }
+                NodeRt::Consumer(rt)
             }
             (CompiledNode::Archive(a), prior) => NodeRt::Archive(ArchiveRt {
                 cfg: a.clone(),
@@ -921,21 +1004,28 @@ impl Engine {
         if to_bus {
             let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
             out.push_str("{\"version\":\"0\",\"id\":\"");
-            out.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+            out.push_str(
+                id.hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            );
             out.push_str("\",\"detail-type\":");
             let at = out.len();
             event.detail_type.render(&mut self.rng, &ctx, &mut out);
             if !self.tracked_types.is_empty()
-                && let Ok(dt) = serde_json::from_str::<String>(&out[at..]) {
-                    tracked_type = self.tracked_types.get(&dt).copied().unwrap_or(u32::MAX);
-                }
+                && let Ok(dt) = serde_json::from_str::<String>(&out[at..])
+            {
+                tracked_type = self.tracked_types.get(&dt).copied().unwrap_or(u32::MAX);
+            }
             out.push_str(",\"source\":");
             event.source.render(&mut self.rng, &ctx, &mut out);
             let compiled = self.compiled.clone();
             for (key, value) in [
                 (",\"account\":\"", cfg.info.account.as_str()),
                 ("\",\"time\":\"", now_text.as_str()),
-                ("\",\"region\":\"", node_info(&compiled.nodes[cfg.to]).region.as_str()),
+                (
+                    "\",\"region\":\"",
+                    node_info(&compiled.nodes[cfg.to]).region.as_str(),
+                ),
             ] {
                 out.push_str(key);
                 out.push_str(value);
@@ -1066,7 +1156,8 @@ impl Engine {
             return;
         };
         self.metrics[bus].counters.received += 1;
-        if !b.cfg.allows(&principal, &account) {
+        let checked = self.letters[key].via == Via::Api;
+        if !checked && !b.cfg.allows(&principal, &account) {
             self.metrics[bus].counters.refused += 1;
             self.fail(key, bus, DENIED);
             return;
@@ -1200,7 +1291,7 @@ impl Engine {
             Via::Producer(p) | Via::Bus(p) => Some(p),
             Via::Rule { bus, .. } => Some(bus),
             Via::Subscription { topic } => Some(topic),
-            Via::DeadLetter => None,
+            Via::DeadLetter | Via::Api => None,
         };
         match from {
             Some(id) => {
@@ -1269,15 +1360,16 @@ impl Engine {
                     .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
             });
             if let Some(id) = id
-                && t.dedup.check(id, self.now) {
-                    let letter = self.letters.remove(key);
-                    self.success_edge(&letter, topic);
-                    self.metrics[topic].drop("duplicate within 5 minutes");
-                    self.ledger.dropped += 1;
-                    self.tracer
-                        .hop(&letter.msg, self.now, topic, HopKind::Dropped("duplicate"));
-                    return;
-                }
+                && t.dedup.check(id, self.now)
+            {
+                let letter = self.letters.remove(key);
+                self.success_edge(&letter, topic);
+                self.metrics[topic].drop("duplicate within 5 minutes");
+                self.ledger.dropped += 1;
+                self.tracer
+                    .hop(&letter.msg, self.now, topic, HopKind::Dropped("duplicate"));
+                return;
+            }
         }
         let letter = self.letters.remove(key);
         self.success_edge(&letter, topic);
@@ -1288,6 +1380,7 @@ impl Engine {
         let cfg = t.cfg.clone();
         let edges = t.edges.clone();
         let mut copies = 0;
+        let mut envelope: Option<Arc<Message>> = None;
         for (i, sub) in cfg.subscriptions.iter().enumerate() {
             let edge = edges[i];
             self.edges[edge as usize].sent += 1;
@@ -1313,8 +1406,16 @@ impl Engine {
             self.metrics[topic].counters.matched += 1;
             copies += 1;
             self.ledger.created += 1;
+            let copy = if sub.raw {
+                msg.clone()
+            } else {
+                if envelope.is_none() {
+                    envelope = Some(self.sns_envelope(&cfg.info.arn, &msg));
+                }
+                envelope.clone().unwrap_or_else(|| msg.clone())
+            };
             let key = self.letters.insert(Letter {
-                msg: msg.clone(),
+                msg: copy,
                 to: sub.to,
                 via: Via::Subscription { topic },
                 retry: RetrySpec {
@@ -1337,6 +1438,38 @@ impl Engine {
         } else {
             self.ledger.routed += 1;
         }
+    }
+
+    /// The JSON SNS delivers when raw message delivery is off.
+    fn sns_envelope(&mut self, topic_arn: &str, msg: &Arc<Message>) -> Arc<Message> {
+        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let time = self.time_text().to_string();
+        let mut body = String::with_capacity(msg.body.len() + 256);
+        body.push_str("{\"Type\":\"Notification\",\"MessageId\":\"");
+        body.push_str(
+            id.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        body.push_str("\",\"TopicArn\":");
+        body.push_str(&json_string(topic_arn));
+        body.push_str(",\"Message\":");
+        body.push_str(&json_string(&msg.body));
+        body.push_str(",\"Timestamp\":\"");
+        body.push_str(&time);
+        body.push_str("\",\"SignatureVersion\":\"1\",\"MessageAttributes\":");
+        body.push_str(msg.attributes.as_deref().unwrap_or("{}"));
+        body.push('}');
+        Arc::new(Message {
+            body,
+            attributes: msg.attributes.clone(),
+            root: msg.root,
+            produced_at: msg.produced_at,
+            tracked_type: msg.tracked_type,
+            group_id: msg.group_id.clone(),
+            dedup_id: msg.dedup_id.clone(),
+            traced: msg.traced,
+            dlq_attributes: None,
+        })
     }
 
     fn success_edge(&mut self, letter: &Letter, _to: NodeId) {
@@ -1373,13 +1506,14 @@ impl Engine {
                     .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
             });
             if let Some(id) = id
-                && q.dedup.check(id, self.now) {
-                    let letter = self.letters.remove(key);
-                    self.success_edge(&letter, queue);
-                    self.metrics[queue].drop("duplicate within 5 minutes");
-                    self.ledger.dropped += 1;
-                    return;
-                }
+                && q.dedup.check(id, self.now)
+            {
+                let letter = self.letters.remove(key);
+                self.success_edge(&letter, queue);
+                self.metrics[queue].drop("duplicate within 5 minutes");
+                self.ledger.dropped += 1;
+                return;
+            }
         }
         let letter = &mut self.letters[key];
         letter.to = queue;
@@ -1468,6 +1602,7 @@ impl Engine {
             q.in_flight += 1;
             self.metrics[queue].counters.in_flight = q.in_flight;
             self.metrics[queue].counters.delivered += 1;
+            self.metrics[consumer].counters.received += 1;
             if let Some(e) = self.edges.get_mut(edge as usize) {
                 e.sent += 1;
                 e.delivered += 1;
@@ -1710,11 +1845,14 @@ impl Engine {
             Via::Rule { bus, .. } => bus,
             Via::Subscription { topic } => topic,
             Via::Producer(p) | Via::Bus(p) => p,
-            Via::DeadLetter => at,
+            Via::DeadLetter | Via::Api => at,
         };
         if exhausted {
             if spec.dlq.is_some() {
                 self.metrics[owner].counters.dlq += 1;
+                if at != owner {
+                    self.metrics[at].counters.dlq += 1;
+                }
                 if let Some(e) = self.edges.get_mut(self.letters[key].edge as usize) {
                     e.dlq += 1;
                 }
@@ -1779,9 +1917,10 @@ impl Engine {
         let mut attrs = BTreeMap::new();
         if let Via::Rule { bus, rule } = letter.via
             && let CompiledNode::Bus(b) = &self.compiled.nodes[bus]
-                && let Some(r) = b.rules.get(rule as usize) {
-                    attrs.insert("RULE_ARN", r.arn.clone());
-                }
+            && let Some(r) = b.rules.get(rule as usize)
+        {
+            attrs.insert("RULE_ARN", r.arn.clone());
+        }
         attrs.insert(
             "TARGET_ARN",
             node_info(&self.compiled.nodes[letter.to]).arn.clone(),
@@ -1864,9 +2003,10 @@ impl Engine {
             ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
                 let disable = matches!(action.kind, ActionKind::RuleDisable(..));
                 if let NodeRt::Bus(b) = &mut self.nodes[id]
-                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
-                        b.disabled[r] = disable;
-                    }
+                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule)
+                {
+                    b.disabled[r] = disable;
+                }
             }
             ActionKind::Replay { from, to, .. } => self.replay(id, from.nanos(), to.nanos()),
         }
@@ -1913,9 +2053,10 @@ impl Engine {
             ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {
                 let disable = matches!(action.kind, ActionKind::RuleEnable(..));
                 if let NodeRt::Bus(b) = &mut self.nodes[id]
-                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule) {
-                        b.disabled[r] = disable;
-                    }
+                    && let Some(r) = b.cfg.rules.iter().position(|r| &r.name == rule)
+                {
+                    b.disabled[r] = disable;
+                }
             }
             ActionKind::Replay { .. } => {}
         }
@@ -2109,7 +2250,7 @@ impl Engine {
         let key = self.letters.insert(Letter {
             msg: Arc::new(msg),
             to: bus,
-            via: Via::DeadLetter,
+            via: Via::Api,
             retry: no_retry(),
             retries: 0,
             receives: 0,
@@ -2201,13 +2342,14 @@ fn no_retry() -> RetrySpec {
 fn take_next(q: &mut QueueRt) -> Option<LetterKey> {
     while let Some(g) = q.ready.pop_front() {
         if let Some(list) = q.groups.get_mut(&g)
-            && let Some(key) = list.pop_front() {
-                if list.is_empty() {
-                    q.groups.remove(&g);
-                }
-                *q.busy_groups.entry(g).or_default() += 1;
-                return Some(key);
+            && let Some(key) = list.pop_front()
+        {
+            if list.is_empty() {
+                q.groups.remove(&g);
             }
+            *q.busy_groups.entry(g).or_default() += 1;
+            return Some(key);
+        }
     }
     q.visible.pop_front()
 }

@@ -567,10 +567,10 @@ pub fn table(report: &RunReport) -> String {
     );
     for n in &report.nodes {
         let c = &n.counters;
-        let out_count = if n.kind == "producer" {
-            c.produced
-        } else {
-            c.delivered
+        let out_count = match n.kind.as_str() {
+            "producer" => c.produced.to_string(),
+            "consumer" => "-".to_string(),
+            _ => c.delivered.to_string(),
         };
         let p99 = if n.kind == "consumer" && c.processed > 0 {
             Dur::from_secs_f64(n.p99_ms / 1e3).human()
