@@ -18,24 +18,41 @@ use eventyard::model::{Compiled, Topology, compile};
 use eventyard::router::run::drive_real;
 use eventyard::router::{Engine, EngineOptions};
 
-/// 100 rules: 97 that match nothing in this workload (distinct sources, detail-types
-/// and numeric ranges), 3 that each match every event and target one sink.
+/// 100 rules, as on a busy event bus: each routes one event type (exact
+/// `detail-type`, a `source` prefix) with one content condition (numeric range,
+/// anything-but, exists, prefix — a mix). 97 route types this workload never sends;
+/// 3 route `OrderPlaced` to one sink each, so every event is matched by 3 rules.
 fn realtime_topology(rate: f64) -> Arc<Compiled> {
     let mut rules = serde_json::Map::new();
     for i in 0..97 {
+        let condition = match i % 4 {
+            0 => serde_json::json!({"amount": [{"numeric": [">", i * 10]}]}),
+            1 => serde_json::json!({"status": [{"anything-but": ["cancelled", "void"]}]}),
+            2 => serde_json::json!({"customer": {"tier": [{"exists": true}]}}),
+            _ => serde_json::json!({"sku": [{"prefix": format!("SKU-{i}")}]}),
+        };
         rules.insert(
-            format!("other-{i:03}"),
+            format!("type-{i:03}"),
             serde_json::json!({
-                "pattern": {"source": [format!("svc.{i}")], "detail": {"amount": [{"numeric": [">", i * 10]}]}},
+                "pattern": {"source": [{"prefix": "svc."}], "detail-type": [format!("Type{i:03}Changed")], "detail": condition},
                 "targets": [{"to": "sink-a"}]
             }),
         );
     }
-    for (i, sink) in ["sink-a", "sink-b", "sink-c"].iter().enumerate() {
+    let matching = [
+        serde_json::json!({"amount": [{"numeric": [">", 0]}]}),
+        serde_json::json!({"status": [{"anything-but": ["cancelled"]}]}),
+        serde_json::json!({"sku": [{"prefix": "SKU-"}]}),
+    ];
+    for (i, (sink, condition)) in ["sink-a", "sink-b", "sink-c"]
+        .iter()
+        .zip(matching)
+        .enumerate()
+    {
         rules.insert(
-            format!("match-{i}"),
+            format!("orders-{i}"),
             serde_json::json!({
-                "pattern": {"source": ["shop"], "detail-type": [{"prefix": "Order"}]},
+                "pattern": {"source": [{"prefix": "svc."}], "detail-type": ["OrderPlaced"], "detail": condition},
                 "targets": [{"to": sink}]
             }),
         );
@@ -45,8 +62,8 @@ fn realtime_topology(rate: f64) -> Arc<Compiled> {
         "eventyard": 1,
         "nodes": {
             "load": {"kind": "producer", "to": "bus", "rate": rate, "events": [{
-                "source": "shop", "detail_type": "OrderPlaced",
-                "detail": {"orderId": "${seq}", "amount": {"$int": [1, 500]}, "sku": "SKU-${int:100..999}"}
+                "source": "svc.shop", "detail_type": "OrderPlaced",
+                "detail": {"orderId": "${seq}", "amount": {"$int": [1, 500]}, "status": "new", "sku": "SKU-${int:100..999}"}
             }]},
             "bus": {"kind": "bus", "rules": rules},
             "sink-a": sink, "sink-b": sink, "sink-c": sink

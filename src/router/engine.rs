@@ -13,7 +13,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
@@ -22,14 +21,13 @@ use rand_pcg::Pcg64Mcg;
 use slab::Slab;
 
 use super::metrics::{EdgeCounters, Ledger, NodeMetrics};
+use super::produce::{Prepared, Route, RouteBody};
 use super::trace::{Hop, HopKind, TraceOptions, Tracer};
 use crate::model::compile::{
     CompiledArchive, CompiledConsumer, CompiledProducer, CompiledQueue, CompiledTopic,
 };
 use crate::model::scenario::{Action, ActionKind};
-use crate::model::template::RenderContext;
-use crate::model::transform::Reserved;
-use crate::model::{Arrivals, Compiled, CompiledBus, CompiledNode, Latency, NodeId};
+use crate::model::{Compiled, CompiledBus, CompiledNode, Latency, NodeId};
 use crate::pattern::{RuleId, Scratch};
 
 /// Simulated time: nanoseconds since the run began.
@@ -41,6 +39,10 @@ pub const DEDUP_WINDOW: SimTime = 300 * 1_000_000_000;
 pub const RETRY_BASE: SimTime = 1_000_000_000;
 /// Longest EventBridge retry delay.
 pub const RETRY_CAP: SimTime = 300 * 1_000_000_000;
+/// Most events a producer prepares at once.
+const FILL_BATCH: usize = 4096;
+/// Batches at least this large are prepared on all cores.
+const PARALLEL_FILL: usize = 256;
 
 /// One message as created by a producer or a transformation; copies share it.
 #[derive(Debug)]
@@ -183,8 +185,14 @@ const DENIED: Failure = Failure {
 
 struct ProducerRt {
     cfg: Arc<CompiledProducer>,
+    /// When the next event not yet prepared is due.
     next_at: f64,
+    /// Events prepared so far (the last prepared sequence number).
     sent: u64,
+    /// Prepared events waiting for their time.
+    ready: VecDeque<Prepared>,
+    /// Identity of the producer's random streams.
+    stream: u64,
     rate: f64,
     burst: f64,
     stopped: bool,
@@ -342,6 +350,12 @@ pub enum PutResult {
 pub struct Engine {
     compiled: Arc<Compiled>,
     now: SimTime,
+    seed: u64,
+    /// How far `run_until` is going (producers prepare events up to here).
+    target: SimTime,
+    /// Times of scheduled scenario actions and reverts (producers never prepare past
+    /// the next one, since it may change them).
+    action_marks: BinaryHeap<Reverse<SimTime>>,
     seq: u64,
     heap: BinaryHeap<Reverse<Timer>>,
     letters: Slab<Letter>,
@@ -358,7 +372,6 @@ pub struct Engine {
     roots: u64,
     epoch_ms: u64,
     time_text: (u64, String),
-    buf: String,
     tracer: Tracer,
     actions: Vec<Action>,
     /// Saved values restored when a timed action ends.
@@ -377,6 +390,9 @@ impl Engine {
         let mut engine = Engine {
             compiled: Arc::new(empty_compiled()),
             now: 0,
+            seed: options.seed,
+            target: 0,
+            action_marks: BinaryHeap::new(),
             seq: 0,
             heap: BinaryHeap::new(),
             letters: Slab::new(),
@@ -393,7 +409,6 @@ impl Engine {
             roots: 0,
             epoch_ms: options.epoch_ms,
             time_text: (u64::MAX, String::new()),
-            buf: String::new(),
             tracer: Tracer::new(options.trace),
             actions: Vec::new(),
             saved: Vec::new(),
@@ -479,6 +494,7 @@ impl Engine {
     /// Schedules a scenario action.
     pub fn schedule_action(&mut self, action: Action) {
         let at = action.at.nanos();
+        self.invalidate_producers();
         self.actions.push(action);
         self.saved.push(0.0);
         self.schedule(at, TimerKind::Action(self.actions.len() - 1));
@@ -498,10 +514,17 @@ impl Engine {
         let mut best: Option<(SimTime, NodeId)> = None;
         for &id in &self.producers {
             if let NodeRt::Producer(p) = &self.nodes[id] {
-                if p.stopped || !p.next_at.is_finite() {
-                    continue;
-                }
-                let t = p.next_at.max(0.0) as SimTime;
+                let next = match p.ready.front() {
+                    Some(front) => front.time,
+                    None if p.stopped
+                        || !p.next_at.is_finite()
+                        || p.cfg.limit.is_some_and(|l| p.sent >= l) =>
+                    {
+                        continue;
+                    }
+                    None => p.next_at,
+                };
+                let t = next.max(0.0) as SimTime;
                 if best.is_none_or(|(b, _)| t < b) {
                     best = Some((t, id));
                 }
@@ -512,6 +535,7 @@ impl Engine {
 
     /// Processes everything due at or before `t`, then sets the clock to `t`.
     pub fn run_until(&mut self, t: SimTime) -> u64 {
+        self.target = t;
         let mut steps = 0;
         while self.next_time().is_some_and(|n| n <= t) {
             self.step();
@@ -527,6 +551,7 @@ impl Engine {
         match (self.next_producer(), timer_at) {
             (Some((pt, id)), t) if t.is_none_or(|t| pt < t) => {
                 self.now = self.now.max(pt);
+                self.target = self.target.max(pt);
                 self.produce(id);
                 Some(pt)
             }
@@ -541,6 +566,9 @@ impl Engine {
     }
 
     fn schedule(&mut self, at: SimTime, kind: TimerKind) {
+        if matches!(kind, TimerKind::Action(_) | TimerKind::Revert(_)) {
+            self.action_marks.push(Reverse(at));
+        }
         self.seq += 1;
         self.heap.push(Reverse(Timer {
             at,
@@ -563,8 +591,14 @@ impl Engine {
                 error,
             } => self.complete(consumer, letter, error),
             TimerKind::Visible { queue, letter } => self.make_visible(queue, letter),
-            TimerKind::Action(i) => self.start_action(i),
-            TimerKind::Revert(i) => self.revert_action(i),
+            TimerKind::Action(i) => {
+                self.action_marks.pop();
+                self.start_action(i)
+            }
+            TimerKind::Revert(i) => {
+                self.action_marks.pop();
+                self.revert_action(i)
+            }
         }
     }
 
@@ -574,6 +608,7 @@ impl Engine {
     /// (queued messages, busy consumers, counters); removed nodes drop what they held
     /// (counted, reason "node removed"); new nodes start empty.
     pub fn apply(&mut self, new: Arc<Compiled>) {
+        self.invalidate_producers();
         let old = std::mem::replace(&mut self.compiled, new.clone());
         let remap: Vec<Option<NodeId>> = old
             .ids
@@ -729,6 +764,8 @@ impl Engine {
         match (node, prior) {
             (CompiledNode::Producer(p), prior) => {
                 let mut rt = ProducerRt {
+                    ready: VecDeque::new(),
+                    stream: super::produce::stream_of(self.seed, &p.info.name),
                     cfg: p.clone(),
                     next_at: if p.rate > 0.0 {
                         self.now.max(p.start.nanos()) as f64
@@ -754,7 +791,6 @@ impl Engine {
                         rt.next_at = self.now as f64;
                     }
                 }
-                rt.stopped |= p.limit.is_some_and(|l| rt.sent >= l);
                 NodeRt::Producer(rt)
             }
             (CompiledNode::Bus(b), prior) => NodeRt::Bus(BusRt {
@@ -910,33 +946,35 @@ impl Engine {
     }
 
     fn produce(&mut self, id: NodeId) {
-        let NodeRt::Producer(p) = &mut self.nodes[id] else {
-            return;
-        };
-        let rate = p.rate * p.burst;
-        let gap = match p.cfg.arrivals {
-            _ if rate <= 0.0 => f64::INFINITY,
-            Arrivals::Uniform => 1e9 / rate,
-            Arrivals::Poisson => {
-                let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
-                -u.ln() * 1e9 / rate
-            }
-        };
-        let NodeRt::Producer(p) = &mut self.nodes[id] else {
-            return;
-        };
-        p.next_at += gap;
-        p.sent += 1;
-        let seq = p.sent;
-        if p.cfg.limit.is_some_and(|l| p.sent >= l) {
-            p.stopped = true;
+        let empty = matches!(&self.nodes[id], NodeRt::Producer(p) if p.ready.is_empty());
+        if empty {
+            self.fill(id);
         }
+        let NodeRt::Producer(p) = &mut self.nodes[id] else {
+            return;
+        };
+        let Some(prepared) = p.ready.pop_front() else {
+            return;
+        };
         let cfg = p.cfg.clone();
         let edge = p.edge;
         self.metrics[id].counters.produced += 1;
         self.edges[edge as usize].sent += 1;
-        let Some(msg) = self.render(&cfg, seq) else {
+        if p.cfg.mix.is_empty() && p.cfg.replay.as_ref().is_none_or(|l| l.is_empty()) {
             return;
+        }
+        let root = self.roots;
+        self.roots += 1;
+        let msg = Message {
+            body: prepared.body,
+            attributes: prepared.attributes,
+            root,
+            produced_at: self.now,
+            tracked_type: prepared.tracked_type,
+            group_id: prepared.group_id,
+            dedup_id: prepared.dedup_id,
+            traced: self.tracer.wants(root),
+            dlq_attributes: None,
         };
         self.ledger.created += 1;
         self.tracer.hop(&msg, self.now, id, HopKind::Produced);
@@ -952,179 +990,84 @@ impl Engine {
             edge,
         });
         self.track_produced(key);
-        self.deliver(key, cfg.to);
+        match prepared.routes {
+            Some(routes) if matches!(self.nodes[cfg.to], NodeRt::Bus(_)) => {
+                self.put_on_bus(key, cfg.to, Some(routes))
+            }
+            _ => self.deliver(key, cfg.to),
+        }
     }
 
-    fn render(&mut self, cfg: &CompiledProducer, seq: u64) -> Option<Message> {
-        let to_bus = matches!(self.compiled.nodes[cfg.to], CompiledNode::Bus(_));
-        let root = self.roots;
-        self.roots += 1;
-        let traced = self.tracer.wants(root);
-        if let Some(lines) = &cfg.replay {
-            if lines.is_empty() {
-                return None;
-            }
-            let line = &lines[(seq as usize - 1) % lines.len()];
-            let body = if to_bus {
-                self.envelope_from_line(cfg, line)
-            } else {
-                line.clone()
-            };
-            let tracked_type = self.tracked_type_of(&body);
-            return Some(Message {
-                body,
-                attributes: None,
-                root,
-                produced_at: self.now,
-                tracked_type,
-                group_id: None,
-                dedup_id: None,
-                traced,
-                dlq_attributes: None,
-            });
-        }
-        let total = cfg.mix.last().map(|(w, _)| *w)?;
-        let pick = self.rng.random::<f64>() * total;
-        let event = cfg
-            .mix
-            .iter()
-            .find(|(w, _)| pick < *w)
-            .or(cfg.mix.last())
-            .map(|(_, e)| e.clone())?;
-        let now_ms = self.epoch_ms + self.now / 1_000_000;
-        self.time_text();
-        let now_text = std::mem::take(&mut self.time_text.1);
-        let ctx = RenderContext {
-            seq,
-            now_rfc3339: &now_text,
-            now_ms,
+    /// Prepares a producer's upcoming events up to the horizon (the run target or the
+    /// next scenario action, whichever is first), on all cores when there are many.
+    fn fill(&mut self, id: NodeId) {
+        let horizon = self.target.min(self.next_action_mark());
+        let compiled = self.compiled.clone();
+        let NodeRt::Producer(p) = &mut self.nodes[id] else {
+            return;
         };
-        let mut out = String::with_capacity(self.buf.capacity().max(64));
-        let mut tracked_type = u32::MAX;
-        if to_bus {
-            let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
-            out.push_str("{\"version\":\"0\",\"id\":\"");
-            out.push_str(
-                id.hyphenated()
-                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
-            );
-            out.push_str("\",\"detail-type\":");
-            let at = out.len();
-            event.detail_type.render(&mut self.rng, &ctx, &mut out);
-            if !self.tracked_types.is_empty()
-                && let Ok(dt) = serde_json::from_str::<String>(&out[at..])
-            {
-                tracked_type = self.tracked_types.get(&dt).copied().unwrap_or(u32::MAX);
-            }
-            out.push_str(",\"source\":");
-            event.source.render(&mut self.rng, &ctx, &mut out);
-            let compiled = self.compiled.clone();
-            for (key, value) in [
-                (",\"account\":\"", cfg.info.account.as_str()),
-                ("\",\"time\":\"", now_text.as_str()),
-                (
-                    "\",\"region\":\"",
-                    node_info(&compiled.nodes[cfg.to]).region.as_str(),
-                ),
-            ] {
-                out.push_str(key);
-                out.push_str(value);
-            }
-            out.push_str("\",\"resources\":");
-            match &event.resources {
-                Some(r) => r.render(&mut self.rng, &ctx, &mut out),
-                None => out.push_str("[]"),
-            }
-            out.push_str(",\"detail\":");
-            event.detail.render(&mut self.rng, &ctx, &mut out);
-            out.push('}');
+        let rate = p.rate * p.burst;
+        let mut due = Vec::new();
+        while p.next_at.is_finite()
+            && (due.is_empty() || p.next_at <= horizon as f64)
+            && due.len() < FILL_BATCH
+            && p.cfg.limit.is_none_or(|l| p.sent < l)
+        {
+            p.sent += 1;
+            due.push((p.sent, p.next_at));
+            p.next_at += super::produce::gap(p.cfg.arrivals, p.stream, p.sent, rate);
+        }
+        let cfg = p.cfg.clone();
+        let stream = p.stream;
+        let bus = match &compiled.nodes[cfg.to] {
+            CompiledNode::Bus(b) => Some(&**b),
+            _ => None,
+        };
+        let src = super::produce::Source {
+            producer: &cfg,
+            bus,
+            region: &node_info(&compiled.nodes[cfg.to]).region,
+            stream,
+            epoch_ms: self.epoch_ms,
+            tracked: &self.tracked_types,
+        };
+        let prepared: Vec<Prepared> = if due.len() >= PARALLEL_FILL {
+            use rayon::prelude::*;
+            due.par_iter()
+                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
+                .collect()
         } else {
-            event.detail.render(&mut self.rng, &ctx, &mut out);
+            due.iter()
+                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
+                .collect()
+        };
+        if let NodeRt::Producer(p) = &mut self.nodes[id] {
+            p.ready.extend(prepared);
         }
-        if out.len() > self.buf.capacity() {
-            self.buf.reserve(out.len());
-        }
-        let body = out;
-        let attributes = if event.attributes.is_empty() {
-            None
-        } else {
-            let mut a = String::from("{");
-            for (i, (name, t)) in event.attributes.iter().enumerate() {
-                let value = t.render_to_string(&mut self.rng, &ctx);
-                let (kind, text) = attribute_value(&value);
-                if i > 0 {
-                    a.push(',');
-                }
-                let _ = write!(
-                    a,
-                    "{}:{{\"Type\":\"{kind}\",\"Value\":{}}}",
-                    json_string(name),
-                    json_string(&text)
-                );
+    }
+
+    /// Forgets prepared events (their producer's settings or the horizon changed); they
+    /// are prepared again, identically, when due.
+    fn invalidate(&mut self, id: NodeId) {
+        if let NodeRt::Producer(p) = &mut self.nodes[id] {
+            if let Some(front) = p.ready.front() {
+                p.next_at = front.time;
+                p.sent = front.seq - 1;
             }
-            a.push('}');
-            Some(a)
-        };
-        let string_of = |t: &Option<crate::model::template::Template>, rng: &mut Pcg64Mcg| {
-            t.as_ref().map(|t| {
-                let v = t.render_to_string(rng, &ctx);
-                Arc::<str>::from(serde_json::from_str::<String>(&v).unwrap_or(v))
-            })
-        };
-        let group_id = string_of(&event.group_id, &mut self.rng);
-        let dedup_id = string_of(&event.dedup_id, &mut self.rng);
-        self.time_text.1 = now_text;
-        Some(Message {
-            body,
-            attributes,
-            root,
-            produced_at: self.now,
-            tracked_type,
-            group_id,
-            dedup_id,
-            traced,
-            dlq_attributes: None,
-        })
-    }
-
-    fn compiled_region(&self, id: NodeId) -> String {
-        node_info(&self.compiled.nodes[id]).region.clone()
-    }
-
-    fn tracked_type_of(&self, body: &str) -> u32 {
-        if self.tracked_types.is_empty() {
-            return u32::MAX;
+            p.ready.clear();
         }
-        serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.get("detail-type")
-                    .and_then(|d| d.as_str())
-                    .and_then(|d| self.tracked_types.get(d).copied())
-            })
-            .unwrap_or(u32::MAX)
     }
 
-    /// Builds an EventBridge event from a replayed line (`source`, `detail-type`,
-    /// `detail`, `resources` are taken from it; the rest is filled in).
-    fn envelope_from_line(&mut self, cfg: &CompiledProducer, line: &str) -> String {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
-        let region = self.compiled_region(cfg.to);
-        let time = self.time_text().to_string();
-        let field = |k: &str, default: serde_json::Value| v.get(k).cloned().unwrap_or(default);
-        let event = serde_json::json!({
-            "version": "0",
-            "id": id.hyphenated().to_string(),
-            "detail-type": field("detail-type", "".into()),
-            "source": field("source", "".into()),
-            "account": cfg.info.account,
-            "time": field("time", time.into()),
-            "region": region,
-            "resources": field("resources", serde_json::json!([])),
-            "detail": field("detail", serde_json::json!({})),
-        });
-        event.to_string()
+    fn invalidate_producers(&mut self) {
+        for id in self.producers.clone() {
+            self.invalidate(id);
+        }
+    }
+
+    fn next_action_mark(&self) -> SimTime {
+        self.action_marks
+            .peek()
+            .map_or(SimTime::MAX, |Reverse(t)| *t)
     }
 
     // ---- delivery --------------------------------------------------------------------
@@ -1132,7 +1075,7 @@ impl Engine {
     /// Hands a letter to the node `to` (a bus, topic, queue or consumer).
     fn deliver(&mut self, key: LetterKey, to: NodeId) {
         match &self.nodes[to] {
-            NodeRt::Bus(_) => self.put_on_bus(key, to),
+            NodeRt::Bus(_) => self.put_on_bus(key, to, None),
             NodeRt::Topic(_) => self.publish(key, to),
             NodeRt::Queue(_) => self.enqueue(key, to),
             NodeRt::Consumer(_) => self.push_to_consumer(key, to),
@@ -1150,7 +1093,7 @@ impl Engine {
             .hop(&letter.msg, self.now, at, HopKind::Dropped(reason));
     }
 
-    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId) {
+    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<Vec<Route>>) {
         let (principal, account) = self.principal(key);
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
@@ -1162,36 +1105,38 @@ impl Engine {
             self.fail(key, bus, DENIED);
             return;
         }
+        let cfg = b.cfg.clone();
+        let edges = b.edges.clone();
         let letter = self.letters.remove(key);
         self.success_edge(&letter, bus);
         let msg = letter.msg;
         self.archive(bus, &msg);
-        let NodeRt::Bus(b) = &self.nodes[bus] else {
-            return;
+        let routes = match routes {
+            Some(routes) => Some(routes),
+            None => {
+                self.time_text();
+                super::produce::route(
+                    &cfg,
+                    &msg.body,
+                    &self.time_text.1,
+                    &mut self.scratch,
+                    &mut self.rule_ids,
+                )
+            }
         };
-        let matcher = b.cfg.matcher.clone();
-        let mut ids = std::mem::take(&mut self.rule_ids);
-        ids.clear();
-        if let Err(e) = matcher.matches_with(msg.body.as_bytes(), &mut self.scratch, &mut ids) {
-            let _ = e;
-            self.rule_ids = ids;
+        let Some(routes) = routes else {
             self.metrics[bus].drop("malformed event");
             self.ledger.dropped += 1;
             self.tracer
                 .hop(&msg, self.now, bus, HopKind::Dropped("malformed event"));
             return;
-        }
+        };
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
         };
-        let mut rules: Vec<usize> = ids
-            .iter()
-            .map(|&id| b.cfg.rule_index(id))
-            .filter(|&r| !b.disabled[r])
-            .collect();
-        self.rule_ids = ids;
-        rules.sort_unstable();
-        if rules.is_empty() {
+        let disabled = &b.disabled;
+        let live = routes.iter().filter(|r| !disabled[r.rule as usize]).count();
+        if live == 0 {
             self.metrics[bus].counters.filtered += 1;
             self.metrics[bus].drop("no rule matched");
             self.ledger.dropped += 1;
@@ -1200,88 +1145,68 @@ impl Engine {
         }
         self.metrics[bus].counters.matched += 1;
         self.ledger.routed += 1;
-        let cfg = b.cfg.clone();
-        let edges = b.edges.clone();
-        for r in rules {
-            let rule = &cfg.rules[r];
-            self.tracer
-                .hop(&msg, self.now, bus, HopKind::Matched(r as u32));
-            for (t, target) in rule.targets.iter().enumerate() {
-                let body = if target.input.needs_parsed_event() {
-                    self.time_text();
-                    let reserved = Reserved {
-                        rule_arn: &rule.arn,
-                        rule_name: &rule.name,
-                        ingestion_time: &self.time_text.1,
-                    };
-                    match target.input.render_checked(&msg.body, None, &reserved) {
-                        Ok(text) => Some(text.into_owned()),
-                        Err(why) => {
-                            // EventBridge delivers nothing in these cases.
-                            let _ = why;
-                            self.metrics[bus].drop("input transformation produced nothing");
-                            self.edges[edges[r][t] as usize].sent += 1;
-                            continue;
-                        }
-                    }
-                } else {
-                    match &*target.input {
-                        crate::model::transform::TargetInput::Constant(c) => Some(c.clone()),
-                        _ => None,
-                    }
-                };
-                let copy = match body {
-                    Some(body) => Arc::new(Message {
-                        body,
-                        attributes: None,
-                        root: msg.root,
-                        produced_at: msg.produced_at,
-                        tracked_type: msg.tracked_type,
-                        group_id: None,
-                        dedup_id: None,
-                        traced: msg.traced,
-                        dlq_attributes: None,
-                    }),
-                    None => msg.clone(),
-                };
-                let copy = match &target.group_id {
-                    Some(g) => Arc::new(Message {
-                        body: copy.body.clone(),
-                        attributes: None,
-                        root: copy.root,
-                        produced_at: copy.produced_at,
-                        tracked_type: copy.tracked_type,
-                        group_id: Some(Arc::from(g.as_str())),
-                        dedup_id: None,
-                        traced: copy.traced,
-                        dlq_attributes: None,
-                    }),
-                    None => copy,
-                };
-                let edge = edges[r][t];
-                self.edges[edge as usize].sent += 1;
-                self.ledger.created += 1;
-                let key = self.letters.insert(Letter {
-                    msg: copy,
-                    to: target.to,
-                    via: Via::Rule {
-                        bus,
-                        rule: r as u32,
-                    },
-                    retry: RetrySpec {
-                        style: RetryStyle::EventBridge,
-                        max_retries: target.retry.maximum_retry_attempts,
-                        max_age: target.retry.maximum_event_age.nanos(),
-                        dlq: target.dlq,
-                    },
-                    retries: 0,
-                    receives: 0,
-                    first_at: self.now,
-                    received_at: self.now,
-                    edge,
-                });
-                self.deliver(key, target.to);
+        let mut last_rule = u32::MAX;
+        for route in routes {
+            let NodeRt::Bus(b) = &self.nodes[bus] else {
+                return;
+            };
+            if b.disabled[route.rule as usize] {
+                continue;
             }
+            if route.rule != last_rule {
+                last_rule = route.rule;
+                self.tracer
+                    .hop(&msg, self.now, bus, HopKind::Matched(route.rule));
+            }
+            let rule = &cfg.rules[route.rule as usize];
+            let target = &rule.targets[route.target as usize];
+            let edge = edges[route.rule as usize][route.target as usize];
+            self.edges[edge as usize].sent += 1;
+            let body = match route.body {
+                RouteBody::Event => None,
+                RouteBody::Text(text) => Some(text),
+                RouteBody::Nothing => {
+                    // EventBridge delivers nothing in these cases.
+                    self.metrics[bus].drop("input transformation produced nothing");
+                    continue;
+                }
+            };
+            let copy = if body.is_none() && target.group_id.is_none() {
+                msg.clone()
+            } else {
+                Arc::new(Message {
+                    body: body.unwrap_or_else(|| msg.body.clone()),
+                    attributes: None,
+                    root: msg.root,
+                    produced_at: msg.produced_at,
+                    tracked_type: msg.tracked_type,
+                    group_id: target.group_id.as_deref().map(Arc::from),
+                    dedup_id: None,
+                    traced: msg.traced,
+                    dlq_attributes: None,
+                })
+            };
+            self.ledger.created += 1;
+            let key = self.letters.insert(Letter {
+                msg: copy,
+                to: target.to,
+                via: Via::Rule {
+                    bus,
+                    rule: route.rule,
+                },
+                retry: RetrySpec {
+                    style: RetryStyle::EventBridge,
+                    max_retries: target.retry.maximum_retry_attempts,
+                    max_age: target.retry.maximum_event_age.nanos(),
+                    dlq: target.dlq,
+                },
+                retries: 0,
+                receives: 0,
+                first_at: self.now,
+                received_at: self.now,
+                edge,
+            });
+            self.deliver(key, target.to);
         }
     }
 
@@ -2063,6 +1988,7 @@ impl Engine {
     }
 
     fn set_producer(&mut self, id: NodeId, change: impl FnOnce(&mut ProducerRt)) {
+        self.invalidate(id);
         let now = self.now as f64;
         if let NodeRt::Producer(p) = &mut self.nodes[id] {
             let was_idle = !p.next_at.is_finite() || p.stopped;
@@ -2070,9 +1996,6 @@ impl Engine {
             // A producer that was idle (rate 0 or stopped) starts from now.
             if was_idle || p.next_at < now || !p.next_at.is_finite() {
                 p.next_at = now;
-            }
-            if p.cfg.limit.is_some_and(|l| p.sent >= l) {
-                p.stopped = true;
             }
             if p.rate * p.burst <= 0.0 {
                 p.next_at = f64::INFINITY;
@@ -2236,7 +2159,7 @@ impl Engine {
         self.roots += 1;
         let body = event.to_string();
         let msg = Message {
-            tracked_type: self.tracked_type_of(&body),
+            tracked_type: super::produce::tracked_type_of(&body, &self.tracked_types),
             body,
             attributes: None,
             root,
@@ -2374,16 +2297,6 @@ fn sample_latency(latency: &Latency, rng: &mut Pcg64Mcg) -> SimTime {
             let z: f64 = StandardNormal.sample(rng);
             (m * (sigma * z).exp()).min(1e15) as SimTime
         }
-    }
-}
-
-/// `(Type, Value)` of an SNS attribute rendered from a template value.
-fn attribute_value(json: &str) -> (&'static str, String) {
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(serde_json::Value::String(s)) => ("String", s),
-        Ok(serde_json::Value::Number(n)) => ("Number", n.to_string()),
-        Ok(v @ serde_json::Value::Array(_)) => ("String.Array", v.to_string()),
-        _ => ("String", json.to_string()),
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod engine;
 pub mod live;
 pub mod metrics;
+pub mod produce;
 pub mod run;
 pub mod trace;
 
