@@ -1447,6 +1447,62 @@ fn every_scenario_of_the_example_passes() {
     }
 }
 
+/// Every bundled example loads with no warnings, and each of its scenarios passes for
+/// several seeds (the assertions are claims about the design, not about one draw).
+#[test]
+fn every_bundled_example_passes_its_scenarios() {
+    use eventyard::router::{Clock, RunOptions, run};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "cross-region-replication",
+            "ecommerce",
+            "fanout",
+            "heterogeneous-integration",
+            "monitoring-alerting"
+        ]
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let topology = Topology::from_json(&text).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+        let compiled = Arc::new(
+            compile(&topology, file.parent()).unwrap_or_else(|p| panic!("{file:?}: {p:#?}")),
+        );
+        assert!(!compiled.scenarios.is_empty(), "{file:?} has a scenario");
+        for name in compiled.scenarios.keys() {
+            for seed in [1, 7] {
+                let options = RunOptions {
+                    scenario: Some(name.clone()),
+                    clock: Clock::Virtual,
+                    seed,
+                    ..RunOptions::default()
+                };
+                let report = run(compiled.clone(), &options, None)
+                    .unwrap_or_else(|e| panic!("{file:?} {name}: {e}"));
+                let failed: Vec<String> = report
+                    .assertions
+                    .iter()
+                    .filter(|a| !a.passed)
+                    .map(|a| format!("{} — {}", a.assertion, a.detail))
+                    .collect();
+                assert!(report.passed(), "{file:?} {name} seed {seed}: {failed:#?}");
+                assert_eq!(report.ledger.pending(), report.pending, "{file:?} {name}");
+            }
+        }
+    }
+}
+
 /// The example with one more scenario.
 fn example_with(name: &str, duration: &str, actions: &[&str], assertions: &[&str]) -> Topology {
     let mut t = example_topology();

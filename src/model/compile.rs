@@ -480,6 +480,7 @@ impl Compiler<'_> {
             );
         }
         let to_bus = self.kind_of(&p.to) == Some(Kind::Bus);
+        let to_fifo = self.is_fifo(&p.to);
         let mut mix = Vec::new();
         let mut total = 0.0;
         for (i, e) in p.events.iter().enumerate() {
@@ -489,6 +490,15 @@ impl Compiler<'_> {
                     .error(format!("{epath}.weight"), "a weight must be positive");
             }
             total += e.weight.max(0.0);
+            if to_fifo && e.group_id.is_null() {
+                self.problems.error(
+                    format!("{epath}.group_id"),
+                    format!(
+                        "`{}` is FIFO: every message needs a group_id (MessageGroupId)",
+                        p.to
+                    ),
+                );
+            }
             if let Some(ev) = self.event(&epath, e, to_bus) {
                 mix.push((total, Arc::new(ev)));
             }
@@ -813,10 +823,10 @@ impl Compiler<'_> {
             }
             None => None,
         };
-        if self.is_fifo_queue(&t.to) && t.message_group_id.is_none() {
+        if self.is_fifo(&t.to) && t.message_group_id.is_none() {
             self.problems.error(
                 format!("{path}.message_group_id"),
-                "a FIFO queue target needs a message_group_id",
+                "a FIFO queue or topic target needs a message_group_id",
             );
         }
         let constant = t.input.as_ref().map(Value::to_string);
@@ -856,6 +866,15 @@ impl Compiler<'_> {
 
     fn is_fifo_queue(&self, name: &str) -> bool {
         matches!(self.t.nodes.get(name), Some(Node::Queue(q)) if q.fifo)
+    }
+
+    /// A FIFO queue or FIFO topic.
+    fn is_fifo(&self, name: &str) -> bool {
+        match self.t.nodes.get(name) {
+            Some(Node::Queue(q)) => q.fifo,
+            Some(Node::Topic(t)) => t.fifo,
+            _ => false,
+        }
     }
 
     fn topic(&mut self, path: &str, info: NodeInfo, t: &Topic) -> Option<CompiledTopic> {

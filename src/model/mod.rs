@@ -608,7 +608,7 @@ impl Topology {
             LoadError {
                 line: inner.line(),
                 column: inner.column(),
-                path,
+                path: node_field_path(text, &path).unwrap_or(path),
                 message: strip_position(&inner.to_string()),
             }
         })?;
@@ -669,6 +669,36 @@ fn probe_version(text: &str) -> Result<u64, LoadError> {
                 .into(),
         }),
     }
+}
+
+/// A node's settings are read through its `kind` tag, which hides the failing field
+/// from the path (`nodes.web`); reading that node again by its kind finds it
+/// (`nodes.web.rate`).
+fn node_field_path(text: &str, path: &str) -> Option<String> {
+    let id = path.strip_prefix("nodes.")?;
+    if id.contains(['.', '[']) {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let mut fields = value.get("nodes")?.get(id)?.as_object()?.clone();
+    let kind = fields.remove("kind")?;
+    let fields = Value::Object(fields);
+    let failing = match kind.as_str()? {
+        "producer" => failing_path::<Producer>(fields),
+        "bus" => failing_path::<Bus>(fields),
+        "topic" => failing_path::<Topic>(fields),
+        "queue" => failing_path::<Queue>(fields),
+        "consumer" => failing_path::<Consumer>(fields),
+        "archive" => failing_path::<Archive>(fields),
+        _ => None,
+    }?;
+    Some(format!("nodes.{id}.{failing}"))
+}
+
+fn failing_path<T: serde::de::DeserializeOwned>(value: Value) -> Option<String> {
+    serde_path_to_error::deserialize::<_, T>(value)
+        .err()
+        .map(|e| e.path().to_string())
 }
 
 /// serde_json appends " at line L column C"; we report those separately.
@@ -733,8 +763,16 @@ mod tests {
     fn errors_name_line_column_and_path() {
         let text = "{\n  \"eventyard\": 1,\n  \"nodes\": {\n    \"web\": {\"kind\": \"producer\", \"to\": \"orders\", \"rate\": \"fast\"}\n  }\n}";
         let e = Topology::from_json(text).unwrap_err();
-        assert_eq!(e.line, 4, "{e}");
-        assert!(e.path.starts_with("nodes.web"), "{e}");
+        assert!((4..=5).contains(&e.line), "{e}");
+        assert_eq!(e.path, "nodes.web.rate", "{e}");
+        let e = Topology::from_json(
+            r#"{"eventyard": 1, "nodes": {"q": {"kind": "queue", "fifo": "yes"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "nodes.q.fifo", "{e}");
+        let e = Topology::from_json(r#"{"eventyard": 1, "nodes": {"q": {"kind": "quay"}}}"#)
+            .unwrap_err();
+        assert!(e.message.contains("unknown variant `quay`"), "{e}");
         let e = Topology::from_json("{\"eventyard\": 1, \"nodez\": {}}").unwrap_err();
         assert!(e.message.contains("unknown field `nodez`"), "{e}");
         let e = Topology::from_json("{\"eventyard\": 1,").unwrap_err();

@@ -11,7 +11,8 @@
 //!
 //! Assertions:
 //! - `every DETAIL-TYPE reaches CONSUMER within DUR` — every event of that detail-type
-//!   put on a bus is processed by the consumer within DUR of being produced.
+//!   accepted by a bus is processed by the consumer within DUR of being produced (quote
+//!   a detail-type with spaces: `every "EC2 Instance State-change Notification" ...`).
 //! - `METRIC OP NUMBER`, where METRIC is `NODE.COUNTER` (see [`METRICS`]) or `dlq.NODE`
 //!   (messages NODE's failures sent to a dead-letter queue); OP is one of
 //!   `< <= > >= == !=`; latency metrics take a duration (`billing.p99 < 2s`).
@@ -327,6 +328,20 @@ pub fn parse_action(line: &str) -> Result<Action, String> {
 
 /// Parses an assertion line.
 pub fn parse_assertion(line: &str) -> Result<Assertion, String> {
+    // A detail-type with spaces is written in double quotes.
+    if let Some(rest) = line.trim().strip_prefix("every \"") {
+        let (detail_type, rest) = rest
+            .split_once('"')
+            .ok_or("the quoted detail-type has no closing quote")?;
+        return match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["reaches", consumer, "within", d] => Ok(Assertion::Reaches {
+                detail_type: detail_type.to_string(),
+                consumer: consumer.to_string(),
+                within: Dur::parse(d)?,
+            }),
+            _ => Err("expected `every \"TYPE\" reaches CONSUMER within DUR`".into()),
+        };
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["every", dt, "reaches", consumer, "within", d] => Ok(Assertion::Reaches {
@@ -358,10 +373,11 @@ pub fn parse_assertion(line: &str) -> Result<Assertion, String> {
         [metric, op, value] => {
             let op =
                 Op::parse(op).ok_or_else(|| format!("`{op}` is not one of < <= > >= == !="))?;
-            let (node, metric) = match metric.split_once('.') {
-                Some(("dlq", node)) => (node.to_string(), "dlq".to_string()),
-                Some((node, m)) => (node.to_string(), m.to_string()),
-                None => return Err(format!("`{metric}` is not NODE.METRIC or dlq.NODE")),
+            // Node ids may contain dots (`orders.fifo`): the metric is after the last one.
+            let (node, metric) = match (metric.strip_prefix("dlq."), metric.rsplit_once('.')) {
+                (Some(node), _) => (node.to_string(), "dlq".to_string()),
+                (None, Some((node, m))) => (node.to_string(), m.to_string()),
+                (None, None) => return Err(format!("`{metric}` is not NODE.METRIC or dlq.NODE")),
             };
             if !METRICS.contains(&metric.as_str()) {
                 return Err(format!(
@@ -406,6 +422,16 @@ fn non_negative(text: &str) -> Result<f64, String> {
 impl fmt::Display for Assertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Assertion::Reaches {
+                detail_type,
+                consumer,
+                within,
+            } if detail_type.contains(char::is_whitespace) => {
+                write!(
+                    f,
+                    "every \"{detail_type}\" reaches {consumer} within {within}"
+                )
+            }
             Assertion::Reaches {
                 detail_type,
                 consumer,
@@ -470,7 +496,6 @@ mod tests {
         );
         for bad in [
             "10s: consumer x down",
-            "at 10: consumer x down",
             "at 10s consumer x down",
             "at 10s: consumer x sideways",
             "at 1s: producer p burst 10 for 1s",
@@ -488,6 +513,14 @@ mod tests {
         assert_eq!(a.to_string(), "every OrderPlaced reaches billing within 5s");
         let a = parse_assertion("dlq.email <= 3").unwrap();
         assert_eq!(a.to_string(), "dlq.email <= 3");
+        let a = parse_assertion("wms-inbound.fifo.max_depth > 100").unwrap();
+        assert_eq!(a.to_string(), "wms-inbound.fifo.max_depth > 100");
+        let a = parse_assertion(
+            "every \"EC2 Instance State-change Notification\" reaches pager within 5s",
+        )
+        .unwrap();
+        assert!(matches!(&a, Assertion::Reaches { detail_type, .. } if detail_type.contains(' ')));
+        assert_eq!(parse_assertion(&a.to_string()).unwrap(), a);
         let a = parse_assertion("billing.p99 < 2s").unwrap();
         assert_eq!(a.to_string(), "billing.p99 < 2s");
         let a =

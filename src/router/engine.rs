@@ -989,7 +989,6 @@ impl Engine {
             received_at: self.now,
             edge,
         });
-        self.track_produced(key);
         match prepared.routes {
             Some(routes) if matches!(self.nodes[cfg.to], NodeRt::Bus(_)) => {
                 self.put_on_bus(key, cfg.to, Some(routes))
@@ -1107,6 +1106,10 @@ impl Engine {
         }
         let cfg = b.cfg.clone();
         let edges = b.edges.clone();
+        if matches!(self.letters[key].via, Via::Producer(_) | Via::Api) {
+            // `reaches` assertions follow events a bus accepted.
+            self.track_produced(key);
+        }
         let letter = self.letters.remove(key);
         self.success_edge(&letter, bus);
         let msg = letter.msg;
@@ -1997,8 +2000,12 @@ impl Engine {
             if was_idle || p.next_at < now || !p.next_at.is_finite() {
                 p.next_at = now;
             }
-            if p.rate * p.burst <= 0.0 {
+            let rate = p.rate * p.burst;
+            if rate <= 0.0 {
                 p.next_at = f64::INFINITY;
+            } else {
+                // A faster rate does not wait for an event the slow rate scheduled.
+                p.next_at = p.next_at.min(now + 1e9 / rate);
             }
         }
     }
@@ -2181,7 +2188,6 @@ impl Engine {
             received_at: self.now,
             edge: u32::MAX,
         });
-        self.track_produced(key);
         self.deliver(key, bus);
         PutResult::Ok(id.hyphenated().to_string())
     }
