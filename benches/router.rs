@@ -122,7 +122,7 @@ fn realtime() {
         Ok(rt) => rt,
         Err(e) => panic!("tokio: {e}"),
     };
-    for rate in [100_000.0, 500_000.0, 1_000_000.0, 1_200_000.0] {
+    for rate in [100_000.0, 300_000.0, 500_000.0, 700_000.0, 1_000_000.0] {
         let mut engine = Engine::new(realtime_topology(rate), EngineOptions::default());
         let wall = Instant::now();
         let pacing = runtime.block_on(drive_real(

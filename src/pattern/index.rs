@@ -318,7 +318,9 @@ impl FieldIndex {
                     .or_else(|| self.raw_numbers.get(raw.as_str()))
                     .map_or(0, Vec::len)
             }
-            _ => 0,
+            // Prefixes, suffixes, ranges...: the same operator used by many rules (a
+            // `source` prefix every rule of a bus shares) is as common as a shared value.
+            _ => self.ops.iter().filter(|(_, o)| o == op).count(),
         }
     }
 

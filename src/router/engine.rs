@@ -479,6 +479,7 @@ impl Engine {
 
     /// Tracks `every TYPE reaches CONSUMER within D`.
     pub fn add_reach_probe(&mut self, detail_type: &str, consumer: &str, within: SimTime) {
+        self.invalidate_producers();
         let next = self.tracked_types.len() as u32;
         self.tracked_types
             .entry(detail_type.to_string())
@@ -1000,6 +1001,9 @@ impl Engine {
     /// Prepares a producer's upcoming events up to the horizon (the run target or the
     /// next scenario action, whichever is first), on all cores when there are many.
     fn fill(&mut self, id: NodeId) {
+        // Up to where this run goes or the next scenario action (it may change the
+        // producer), whichever is first: preparing further ahead would make a real-time
+        // run wait for a big batch while events are due (latency).
         let horizon = self.target.min(self.next_action_mark());
         let compiled = self.compiled.clone();
         let NodeRt::Producer(p) = &mut self.nodes[id] else {
@@ -1093,13 +1097,11 @@ impl Engine {
     }
 
     fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<Vec<Route>>) {
-        let (principal, account) = self.principal(key);
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
         };
         self.metrics[bus].counters.received += 1;
-        let checked = self.letters[key].via == Via::Api;
-        if !checked && !b.cfg.allows(&principal, &account) {
+        if !self.may_put(key, &b.cfg) {
             self.metrics[bus].counters.refused += 1;
             self.fail(key, bus, DENIED);
             return;
@@ -1214,19 +1216,19 @@ impl Engine {
     }
 
     /// Who is putting a letter: the producer or forwarding bus, with its account.
-    fn principal(&self, key: LetterKey) -> (String, String) {
-        let from = match self.letters[key].via {
-            Via::Producer(p) | Via::Bus(p) => Some(p),
-            Via::Rule { bus, .. } => Some(bus),
-            Via::Subscription { topic } => Some(topic),
-            Via::DeadLetter | Via::Api => None,
-        };
-        match from {
+    /// Whether the letter's sender may put on `bus` (PutEvents calls were checked when
+    /// they were made).
+    fn may_put(&self, key: LetterKey, bus: &CompiledBus) -> bool {
+        let via = self.letters[key].via;
+        if via == Via::Api {
+            return true;
+        }
+        match via_owner(via) {
             Some(id) => {
                 let info = node_info(&self.compiled.nodes[id]);
-                (info.name.clone(), info.account.clone())
+                bus.allows(&info.name, &info.account)
             }
-            None => (String::new(), String::new()),
+            None => bus.allows("", ""),
         }
     }
 
