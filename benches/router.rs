@@ -14,6 +14,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The same allocator as the `eventyard` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use eventyard::model::{Compiled, Topology, compile};
 use eventyard::router::run::drive_real;
 use eventyard::router::{Engine, EngineOptions};

@@ -183,7 +183,74 @@ const DENIED: Failure = Failure {
     retryable: false,
 };
 
+impl ProducerRt {
+    /// The next events' (sequence number, time), at most `max`, up to `horizon` (always
+    /// at least one if any is left), advancing the producer past them.
+    fn take_due(&mut self, horizon: f64, max: usize, rate: f64) -> Vec<(u64, f64)> {
+        let mut due = Vec::new();
+        while self.next_at.is_finite()
+            && (due.is_empty() || self.next_at <= horizon)
+            && due.len() < max
+            && self.cfg.limit.is_none_or(|l| self.sent < l)
+        {
+            self.sent += 1;
+            due.push((self.sent, self.next_at));
+            self.next_at += super::produce::gap(self.cfg.arrivals, self.stream, self.sent, rate);
+        }
+        due
+    }
+}
+
+/// Everything preparing a batch needs, owned, so it can run on another thread.
+struct PrepareJob {
+    producer: Arc<CompiledProducer>,
+    compiled: Arc<Compiled>,
+    stream: u64,
+    epoch_ms: u64,
+    tracked: Arc<HashMap<String, u32>>,
+}
+
+impl PrepareJob {
+    fn run(&self, due: &[(u64, f64)]) -> Vec<Prepared> {
+        let to = &self.compiled.nodes[self.producer.to];
+        let bus = match to {
+            CompiledNode::Bus(b) => Some(&**b),
+            _ => None,
+        };
+        let src = super::produce::Source {
+            producer: &self.producer,
+            bus,
+            region: &node_info(to).region,
+            stream: self.stream,
+            epoch_ms: self.epoch_ms,
+            tracked: &self.tracked,
+        };
+        if due.len() >= PARALLEL_FILL {
+            use rayon::prelude::*;
+            due.par_iter()
+                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
+                .collect()
+        } else {
+            due.iter()
+                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
+                .collect()
+        }
+    }
+}
+
+/// A batch being prepared in the background, valid if the producer is still where it
+/// was when the batch was started.
+struct Prefetch {
+    /// (first sequence number, its time's bits, the rate's bits) it assumed.
+    first: (u64, u64, u64),
+    /// The producer's (sent, next_at) after the batch.
+    after: (u64, f64),
+    batch: std::sync::mpsc::Receiver<Vec<Prepared>>,
+}
+
 struct ProducerRt {
+    /// A batch being prepared in the background.
+    prefetch: Option<Prefetch>,
     cfg: Arc<CompiledProducer>,
     /// When the next event not yet prepared is due.
     next_at: f64,
@@ -378,7 +445,7 @@ pub struct Engine {
     saved: Vec<f64>,
     /// Probes for `reaches` assertions.
     pub probes: Vec<ReachProbe>,
-    tracked_types: HashMap<String, u32>,
+    tracked_types: Arc<HashMap<String, u32>>,
     series_names: Vec<String>,
     series_nodes: Vec<Option<usize>>,
     series: Vec<Vec<u32>>,
@@ -413,7 +480,7 @@ impl Engine {
             actions: Vec::new(),
             saved: Vec::new(),
             probes: Vec::new(),
-            tracked_types: HashMap::new(),
+            tracked_types: Arc::default(),
             series_nodes: Vec::new(),
             series: options.series.iter().map(|_| Vec::new()).collect(),
             series_names: options.series,
@@ -481,7 +548,7 @@ impl Engine {
     pub fn add_reach_probe(&mut self, detail_type: &str, consumer: &str, within: SimTime) {
         self.invalidate_producers();
         let next = self.tracked_types.len() as u32;
-        self.tracked_types
+        Arc::make_mut(&mut self.tracked_types)
             .entry(detail_type.to_string())
             .or_insert(next);
         self.probes.push(ReachProbe {
@@ -765,6 +832,7 @@ impl Engine {
         match (node, prior) {
             (CompiledNode::Producer(p), prior) => {
                 let mut rt = ProducerRt {
+                    prefetch: None,
                     ready: VecDeque::new(),
                     stream: super::produce::stream_of(self.seed, &p.info.name),
                     cfg: p.clone(),
@@ -1002,51 +1070,71 @@ impl Engine {
     /// next scenario action, whichever is first), on all cores when there are many.
     fn fill(&mut self, id: NodeId) {
         // Up to where this run goes or the next scenario action (it may change the
-        // producer), whichever is first: preparing further ahead would make a real-time
-        // run wait for a big batch while events are due (latency).
+        // producer), whichever is first: preparing further ahead here would make a
+        // real-time run wait for a big batch while events are due (latency). Further
+        // batches are prepared in the background (below), which costs no waiting.
         let horizon = self.target.min(self.next_action_mark());
         let compiled = self.compiled.clone();
+        let tracked = self.tracked_types.clone();
+        let epoch_ms = self.epoch_ms;
         let NodeRt::Producer(p) = &mut self.nodes[id] else {
             return;
         };
         let rate = p.rate * p.burst;
-        let mut due = Vec::new();
-        while p.next_at.is_finite()
-            && (due.is_empty() || p.next_at <= horizon as f64)
-            && due.len() < FILL_BATCH
-            && p.cfg.limit.is_none_or(|l| p.sent < l)
-        {
-            p.sent += 1;
-            due.push((p.sent, p.next_at));
-            p.next_at += super::produce::gap(p.cfg.arrivals, p.stream, p.sent, rate);
-        }
-        let cfg = p.cfg.clone();
-        let stream = p.stream;
-        let bus = match &compiled.nodes[cfg.to] {
-            CompiledNode::Bus(b) => Some(&**b),
+        let prefetched = match p.prefetch.take() {
+            Some(pf) if pf.first == (p.sent + 1, p.next_at.to_bits(), rate.to_bits()) => {
+                // Its job always sends; an empty batch means the job died (then prepare
+                // here instead).
+                let batch = pf.batch.recv().unwrap_or_default();
+                if batch.is_empty() {
+                    None
+                } else {
+                    (p.sent, p.next_at) = pf.after;
+                    Some(batch)
+                }
+            }
             _ => None,
         };
-        let src = super::produce::Source {
-            producer: &cfg,
-            bus,
-            region: &node_info(&compiled.nodes[cfg.to]).region,
-            stream,
-            epoch_ms: self.epoch_ms,
-            tracked: &self.tracked_types,
+        let prepared = match prefetched {
+            Some(batch) => batch,
+            None => {
+                let due = p.take_due(horizon as f64, FILL_BATCH, rate);
+                let job = PrepareJob {
+                    producer: p.cfg.clone(),
+                    compiled: compiled.clone(),
+                    stream: p.stream,
+                    epoch_ms,
+                    tracked: tracked.clone(),
+                };
+                job.run(&due)
+            }
         };
-        let prepared: Vec<Prepared> = if due.len() >= PARALLEL_FILL {
-            use rayon::prelude::*;
-            due.par_iter()
-                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
-                .collect()
-        } else {
-            due.iter()
-                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
-                .collect()
-        };
-        if let NodeRt::Producer(p) = &mut self.nodes[id] {
-            p.ready.extend(prepared);
+        // Prepare the next batch in the background while this one is delivered.
+        let size = prepared.len().clamp(64, FILL_BATCH);
+        let (first_seq, first_time) = (p.sent + 1, p.next_at);
+        let (saved_sent, saved_next) = (p.sent, p.next_at);
+        let due = p.take_due(f64::INFINITY, size, rate);
+        let after = (p.sent, p.next_at);
+        (p.sent, p.next_at) = (saved_sent, saved_next);
+        if !due.is_empty() {
+            let job = PrepareJob {
+                producer: p.cfg.clone(),
+                compiled,
+                stream: p.stream,
+                epoch_ms,
+                tracked,
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            rayon::spawn(move || {
+                let _ = tx.send(job.run(&due));
+            });
+            p.prefetch = Some(Prefetch {
+                first: (first_seq, first_time.to_bits(), rate.to_bits()),
+                after,
+                batch: rx,
+            });
         }
+        p.ready.extend(prepared);
     }
 
     /// Forgets prepared events (their producer's settings or the horizon changed); they
@@ -1058,6 +1146,7 @@ impl Engine {
                 p.sent = front.seq - 1;
             }
             p.ready.clear();
+            p.prefetch = None;
         }
     }
 
