@@ -211,7 +211,7 @@ struct PrepareJob {
 }
 
 impl PrepareJob {
-    fn run(&self, due: &[(u64, f64)]) -> Vec<Prepared> {
+    fn run(&self, due: &[(u64, f64)], parallel: bool) -> Vec<Prepared> {
         let to = &self.compiled.nodes[self.producer.to];
         let bus = match to {
             CompiledNode::Bus(b) => Some(&**b),
@@ -225,7 +225,7 @@ impl PrepareJob {
             epoch_ms: self.epoch_ms,
             tracked: &self.tracked,
         };
-        if due.len() >= PARALLEL_FILL {
+        if parallel && due.len() >= PARALLEL_FILL {
             use rayon::prelude::*;
             due.par_iter()
                 .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
@@ -390,6 +390,9 @@ pub struct EngineOptions {
     pub trace: TraceOptions,
     /// Nodes whose completions are counted per second (throughput assertions).
     pub series: Vec<String>,
+    /// Favour latency over throughput (real-time runs): producers prepare only events
+    /// that are due, on the engine's thread, instead of batches ahead on all cores.
+    pub low_latency: bool,
 }
 
 impl Default for EngineOptions {
@@ -400,6 +403,7 @@ impl Default for EngineOptions {
             epoch_ms: 1_767_225_600_000,
             trace: TraceOptions::default(),
             series: Vec::new(),
+            low_latency: false,
         }
     }
 }
@@ -447,6 +451,7 @@ pub struct Engine {
     pub probes: Vec<ReachProbe>,
     tracked_types: Arc<HashMap<String, u32>>,
     series_names: Vec<String>,
+    low_latency: bool,
     series_nodes: Vec<Option<usize>>,
     series: Vec<Vec<u32>>,
 }
@@ -484,6 +489,7 @@ impl Engine {
             series_nodes: Vec::new(),
             series: options.series.iter().map(|_| Vec::new()).collect(),
             series_names: options.series,
+            low_latency: options.low_latency,
         };
         engine.apply(compiled);
         engine
@@ -1106,11 +1112,17 @@ impl Engine {
                     epoch_ms,
                     tracked: tracked.clone(),
                 };
-                job.run(&due)
+                job.run(&due, true)
             }
         };
-        // Prepare the next batch in the background while this one is delivered.
-        let size = prepared.len().clamp(64, FILL_BATCH);
+        // Prepare the next batch in the background while this one is delivered — for
+        // throughput. Low latency prepares only what is due (a background batch the
+        // engine has to wait for would be a latency spike).
+        if self.low_latency {
+            p.ready.extend(prepared);
+            return;
+        }
+        let size = prepared.len().clamp(PARALLEL_FILL, FILL_BATCH);
         let (first_seq, first_time) = (p.sent + 1, p.next_at);
         let (saved_sent, saved_next) = (p.sent, p.next_at);
         let due = p.take_due(f64::INFINITY, size, rate);
@@ -1126,7 +1138,7 @@ impl Engine {
             };
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             rayon::spawn(move || {
-                let _ = tx.send(job.run(&due));
+                let _ = tx.send(job.run(&due, true));
             });
             p.prefetch = Some(Prefetch {
                 first: (first_seq, first_time.to_bits(), rate.to_bits()),

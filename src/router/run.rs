@@ -176,6 +176,7 @@ pub fn run(
                 ..TraceOptions::default()
             },
             series,
+            low_latency: matches!(options.clock, Clock::Real { .. }),
             ..EngineOptions::default()
         },
     );
