@@ -238,8 +238,30 @@ impl JsonPath {
     /// except that numbers keep the event's own spelling.
     pub fn select_raw<'t>(&self, text: &'t str) -> Option<&'t str> {
         let b = text.as_bytes();
-        let mut at = raw::ws(b, 0);
-        for segment in &self.segments {
+        let at = raw::ws(b, 0);
+        self.walk(text, at, &self.segments)
+    }
+
+    /// Like [`JsonPath::select_raw`], starting from an index of the event's top-level
+    /// members (built once, shared by every path read from one event).
+    pub fn select_in<'t>(&self, top: &TopLevel<'t>) -> Option<&'t str> {
+        match self.segments.split_first() {
+            None => Some(top.text),
+            Some((Segment::Key(key), rest)) => {
+                let (start, end) = top.get(key)?;
+                if rest.is_empty() {
+                    Some(&top.text[start..end])
+                } else {
+                    self.walk(top.text, start, rest)
+                }
+            }
+            Some((Segment::Index(_), _)) => self.select_raw(top.text),
+        }
+    }
+
+    fn walk<'t>(&self, text: &'t str, mut at: usize, segments: &[Segment]) -> Option<&'t str> {
+        let b = text.as_bytes();
+        for segment in segments {
             at = match segment {
                 Segment::Key(key) => raw::member(text, at, key)?,
                 Segment::Index(i) => raw::element(b, at, *i)?,
@@ -248,46 +270,59 @@ impl JsonPath {
         let end = raw::skip_value(b, at)?;
         Some(&text[at..end])
     }
+}
 
-    /// Adds the selected value (parsed from `text`) to `into` at this path, building
-    /// the objects/arrays on the way: a sparse copy of the event that `select` reads
-    /// exactly like the whole event.
-    fn copy_into(&self, text: &str, into: &mut Value) {
-        let Some(raw) = self.select_raw(text) else {
-            return;
-        };
-        let Ok(value) = serde_json::from_str::<Value>(raw) else {
-            return;
-        };
-        let mut slot = into;
-        for segment in &self.segments {
-            slot = match segment {
-                Segment::Key(key) => {
-                    if !slot.is_object() {
-                        *slot = Value::Object(serde_json::Map::new());
-                    }
-                    match slot {
-                        Value::Object(map) => map.entry(key.clone()).or_insert(Value::Null),
-                        _ => return,
-                    }
+/// The top-level members of an event's JSON text (raw key, value start, value end),
+/// found in one pass; of duplicate keys the first counts.
+pub struct TopLevel<'t> {
+    text: &'t str,
+    members: Vec<(&'t str, usize, usize)>,
+}
+
+impl<'t> TopLevel<'t> {
+    /// Indexes `text`'s top-level object; an empty index when it is not one.
+    pub fn new(text: &'t str) -> TopLevel<'t> {
+        let mut members = Vec::new();
+        let b = text.as_bytes();
+        let mut i = raw::ws(b, 0);
+        if b.get(i) == Some(&b'{') {
+            i = raw::ws(b, i + 1);
+            while b.get(i) == Some(&b'"') {
+                let Some(key_end) = raw::skip_value(b, i) else {
+                    break;
+                };
+                let key = &text[i + 1..key_end - 1];
+                i = raw::ws(b, key_end);
+                if b.get(i) != Some(&b':') {
+                    break;
                 }
-                Segment::Index(i) => {
-                    if !slot.is_array() {
-                        *slot = Value::Array(Vec::new());
-                    }
-                    match slot {
-                        Value::Array(items) => {
-                            if items.len() <= *i {
-                                items.resize(*i + 1, Value::Null);
-                            }
-                            &mut items[*i]
-                        }
-                        _ => return,
-                    }
+                let start = raw::ws(b, i + 1);
+                let Some(end) = raw::skip_value(b, start) else {
+                    break;
+                };
+                members.push((key, start, end));
+                i = raw::ws(b, end);
+                match b.get(i) {
+                    Some(b',') => i = raw::ws(b, i + 1),
+                    _ => break,
                 }
-            };
+            }
         }
-        *slot = value;
+        TopLevel { text, members }
+    }
+
+    fn get(&self, key: &str) -> Option<(usize, usize)> {
+        self.members.iter().find_map(|&(raw_key, start, end)| {
+            let same = if raw_key.contains('\\') {
+                serde_json::from_str::<String>(&format!("\"{raw_key}\""))
+                    .ok()
+                    .as_deref()
+                    == Some(key)
+            } else {
+                raw_key == key
+            };
+            same.then_some((start, end))
+        })
     }
 }
 
@@ -606,7 +641,7 @@ pub struct InputTransformer {
 /// A value about to fill a slot.
 enum Filler<'v> {
     Missing,
-    Str(&'v str),
+    Str(Cow<'v, str>),
     /// A number, boolean or `null`, as JSON text.
     Scalar(String),
     /// An object or array, as JSON text.
@@ -778,6 +813,36 @@ impl InputTransformer {
 
     /// Renders; the flag says whether a quoted slot received text that may break JSON.
     fn render(&self, event_text: &str, event: &Value, reserved: &Reserved<'_>) -> (String, bool) {
+        self.render_with(
+            event_text,
+            reserved,
+            |path| filler_of(path.select(event)),
+            || without_detail(event),
+        )
+    }
+
+    /// Renders reading each variable straight from the event text (no parsed event).
+    fn render_raw(&self, top: &TopLevel<'_>, reserved: &Reserved<'_>) -> (String, bool) {
+        let event_text = top.text;
+        self.render_with(
+            event_text,
+            reserved,
+            |path| filler_of_raw(path.select_in(top)),
+            || {
+                let event = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
+                without_detail(&event)
+            },
+        )
+    }
+
+    fn render_with<'a>(
+        &self,
+        event_text: &'a str,
+        reserved: &Reserved<'a>,
+        lookup: impl Fn(&JsonPath) -> Filler<'a>,
+        event_without_detail_of: impl FnOnce() -> String,
+    ) -> (String, bool) {
+        let mut event_without_detail_of = Some(event_without_detail_of);
         let mut out = String::with_capacity(self.template.len() + 16 * self.parts.len());
         let mut suspicious = false;
         let mut event_without_detail: Option<String> = None;
@@ -791,27 +856,29 @@ impl InputTransformer {
             };
             let filler = match source {
                 Source::Var(index) => match self.variables.get(index) {
-                    Some((_, path)) => filler_of(path.select(event)),
+                    Some((_, path)) => lookup(path),
                     None => Filler::Missing,
                 },
-                Source::RuleArn => Filler::Str(reserved.rule_arn),
-                Source::RuleName => Filler::Str(reserved.rule_name),
-                Source::IngestionTime => Filler::Str(reserved.ingestion_time),
+                Source::RuleArn => Filler::Str(Cow::Borrowed(reserved.rule_arn)),
+                Source::RuleName => Filler::Str(Cow::Borrowed(reserved.rule_name)),
+                Source::IngestionTime => Filler::Str(Cow::Borrowed(reserved.ingestion_time)),
                 Source::EventJson => Filler::Compound(Cow::Borrowed(event_text)),
                 Source::Event => {
-                    let text = event_without_detail.get_or_insert_with(|| without_detail(event));
-                    Filler::Compound(Cow::Borrowed(text.as_str()))
+                    if event_without_detail.is_none() {
+                        event_without_detail = event_without_detail_of.take().map(|f| f());
+                    }
+                    Filler::Compound(Cow::Owned(event_without_detail.clone().unwrap_or_default()))
                 }
             };
             match (mode, filler) {
                 (Mode::Value, Filler::Missing) => out.push_str("\"\""),
-                (Mode::Value, Filler::Str(s)) => push_json_string(&mut out, s),
+                (Mode::Value, Filler::Str(s)) => push_json_string(&mut out, &s),
                 (Mode::Raw | Mode::Flat, Filler::Missing) => {}
                 (Mode::Raw, Filler::Str(s)) => {
                     suspicious |= s.chars().any(|c| c == '"' || c == '\\' || c < ' ');
-                    out.push_str(s);
+                    out.push_str(&s);
                 }
-                (Mode::Flat, Filler::Str(s)) => out.push_str(s),
+                (Mode::Flat, Filler::Str(s)) => out.push_str(&s),
                 (_, Filler::Scalar(text)) => out.push_str(&text),
                 (Mode::Value, Filler::Compound(text)) => out.push_str(&text),
                 (Mode::Raw, Filler::Compound(text)) => {
@@ -827,10 +894,30 @@ impl InputTransformer {
     }
 }
 
+/// A variable's filler from the selected value's JSON text.
+fn filler_of_raw(raw: Option<&str>) -> Filler<'_> {
+    match raw {
+        None => Filler::Missing,
+        Some(text) if text.len() >= 2 && text.starts_with('"') => {
+            let inner = &text[1..text.len() - 1];
+            if inner.contains('\\') {
+                match serde_json::from_str::<String>(text) {
+                    Ok(s) => Filler::Str(Cow::Owned(s)),
+                    Err(_) => Filler::Missing,
+                }
+            } else {
+                Filler::Str(Cow::Borrowed(inner))
+            }
+        }
+        Some(text) if text.starts_with(['{', '[']) => Filler::Compound(Cow::Borrowed(text)),
+        Some(text) => Filler::Scalar(text.to_string()),
+    }
+}
+
 fn filler_of(value: Option<&Value>) -> Filler<'_> {
     match value {
         None => Filler::Missing,
-        Some(Value::String(s)) => Filler::Str(s),
+        Some(Value::String(s)) => Filler::Str(Cow::Borrowed(s)),
         Some(v @ (Value::Object(_) | Value::Array(_))) => {
             Filler::Compound(Cow::Owned(v.to_string()))
         }
@@ -1200,6 +1287,32 @@ impl TargetInput {
         }
     }
 
+    /// What the target receives, read straight from the event's text through an index
+    /// of its top-level members (build one [`TopLevel`] per event and share it between
+    /// targets); the parsed event is never needed except for `<aws.events.event>`.
+    pub fn render_from<'t>(
+        &self,
+        top: &TopLevel<'t>,
+        reserved: &Reserved<'_>,
+    ) -> Result<Cow<'t, str>, Undeliverable> {
+        match self {
+            TargetInput::WholeEvent => Ok(Cow::Borrowed(top.text)),
+            TargetInput::Constant(text) => Ok(Cow::Owned(text.clone())),
+            TargetInput::Path(path) => path
+                .select_in(top)
+                .map(Cow::Borrowed)
+                .ok_or(Undeliverable::NothingSelected),
+            TargetInput::Transformer(t) => {
+                // `<aws.events.event>` parses the event only when used.
+                let (rendered, suspicious) = t.render_raw(top, reserved);
+                if suspicious && serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
+                    return Err(Undeliverable::InvalidJson { rendered });
+                }
+                Ok(Cow::Owned(rendered))
+            }
+        }
+    }
+
     /// What the target receives, or why EventBridge would deliver nothing.
     pub fn render_checked<'e>(
         &self,
@@ -1207,26 +1320,8 @@ impl TargetInput {
         event: Option<&Value>,
         reserved: &Reserved<'_>,
     ) -> Result<Cow<'e, str>, Undeliverable> {
-        if event.is_none() {
-            // Read only what is selected, straight from the text.
-            match self {
-                TargetInput::Path(path) if !path.is_root() => {
-                    return path
-                        .select_raw(event_text)
-                        .map(Cow::Borrowed)
-                        .ok_or(Undeliverable::NothingSelected);
-                }
-                TargetInput::Transformer(t) if !t.template.contains("<aws.events.event>") => {
-                    let mut sparse = Value::Object(serde_json::Map::new());
-                    for (_, path) in &t.variables {
-                        path.copy_into(event_text, &mut sparse);
-                    }
-                    return t
-                        .apply_checked(event_text, &sparse, reserved)
-                        .map(Cow::Owned);
-                }
-                _ => {}
-            }
+        if event.is_none() && self.needs_parsed_event() {
+            return self.render_from(&TopLevel::new(event_text), reserved);
         }
         let parsed;
         let event = match event {
@@ -1269,6 +1364,63 @@ mod tests {
         rule_name: "example",
         ingestion_time: "2015-11-11T21:29:55Z",
     };
+
+    /// The router reads variables straight from the event text; that must give what
+    /// reading the parsed event gives, for every kind of value and placement.
+    #[test]
+    fn reading_the_text_agrees_with_reading_the_parsed_event() {
+        let paths: &[(&str, &str)] = &[
+            ("state", "$.detail.state"),
+            ("instance", "$.detail.instance-id"),
+            ("detail", "$.detail"),
+            ("resources", "$.resources"),
+            ("first", "$.resources[0]"),
+            ("missing", "$.detail.nope"),
+            ("command", "$.detail.command"),
+            ("payload", "$.detail.payload"),
+            ("list", "$.detail.listmulti"),
+        ];
+        let templates = [
+            r#"{"s": <state>, "i": "<instance>", "d": <detail>, "r": <resources>}"#,
+            r#""<instance> is in state <state>; <first> <command>""#,
+            r#"{"m": <missing>, "q": "<missing>", "f": "<first>", "p": <payload>}"#,
+            r#"<detail>"#,
+            r#"{"c": "<command>", "l": <list>, "arn": "<aws.events.rule-arn>", "e": <aws.events.event>}"#,
+        ];
+        let map: BTreeMap<String, String> = paths
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Object members may come out in a different order (the text keeps the event's
+        // order, as AWS does; serde_json sorts): compare JSON values when they are JSON.
+        let show = |r: Result<Cow<'_, str>, Undeliverable>| match r {
+            Ok(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(v) => format!("json: {v}"),
+                Err(_) => text.into_owned(),
+            },
+            Err(why) => format!("undeliverable: {why}"),
+        };
+        for event_text in [EC2_EVENT, LS_EVENT] {
+            let event: Value = serde_json::from_str(event_text).unwrap();
+            for template in templates {
+                let input =
+                    TargetInput::from_config(None, None, Some((&map, template)), "t").unwrap();
+                assert_eq!(
+                    show(input.render_checked(event_text, None, &RESERVED)),
+                    show(input.render_checked(event_text, Some(&event), &RESERVED)),
+                    "{template}"
+                );
+            }
+            for (_, path) in paths {
+                let input = TargetInput::from_config(None, Some(path), None, "t").unwrap();
+                assert_eq!(
+                    show(input.render_checked(event_text, None, &RESERVED)),
+                    show(input.render_checked(event_text, Some(&event), &RESERVED)),
+                    "{path}"
+                );
+            }
+        }
+    }
 
     /// (UG)'s InputPathsMap (the `resource` entry is in later revisions).
     fn ec2_paths() -> BTreeMap<String, String> {

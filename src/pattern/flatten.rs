@@ -148,8 +148,13 @@ fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
 /// skipping — strings and brackets only are looked at, with SWAR. `None` if the text
 /// ends first or brackets do not pair up.
 pub fn value_end(bytes: &[u8], pos: usize) -> Option<usize> {
-    let mut closers = Vec::new();
-    skip_value(bytes, pos, &mut closers).ok()
+    thread_local! {
+        static CLOSERS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    CLOSERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut closers) => skip_value(bytes, pos, &mut closers).ok(),
+        Err(_) => skip_value(bytes, pos, &mut Vec::new()).ok(),
+    })
 }
 
 /// The end of the JSON string starting at `pos` (its opening quote).

@@ -17,7 +17,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::model::Arrivals;
 use crate::model::compile::{CompiledBus, CompiledProducer};
 use crate::model::template::RenderContext;
-use crate::model::transform::{Reserved, TargetInput};
+use crate::model::transform::{Reserved, TargetInput, TopLevel};
 use crate::pattern::{RuleId, Scratch};
 
 /// Room reserved for a body (most events fit; bigger ones grow once).
@@ -284,6 +284,7 @@ pub fn route(
     let mut rules: Vec<usize> = ids.iter().map(|&id| bus.rule_index(id)).collect();
     rules.sort_unstable();
     let mut routes = Vec::with_capacity(rules.len());
+    let mut top: Option<TopLevel<'_>> = None;
     for r in rules {
         let rule = &bus.rules[r];
         for (t, target) in rule.targets.iter().enumerate() {
@@ -296,7 +297,8 @@ pub fn route(
                         rule_name: &rule.name,
                         ingestion_time,
                     };
-                    match input.render_checked(body, None, &reserved) {
+                    let top = top.get_or_insert_with(|| TopLevel::new(body));
+                    match input.render_from(top, &reserved) {
                         Ok(std::borrow::Cow::Borrowed(text))
                             if std::ptr::eq(text.as_ptr(), body.as_ptr())
                                 && text.len() == body.len() =>
