@@ -965,25 +965,9 @@ fn without_detail(event: &Value) -> String {
     out
 }
 
-/// Appends `s` as a JSON string literal (the escaping serde_json uses).
+/// Appends `s` as a JSON string literal.
 fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::pattern::json::write_string(s, out);
 }
 
 fn join(base: &str, field: &str) -> String {

@@ -1380,27 +1380,11 @@ impl Engine {
 
     fn publish(&mut self, key: LetterKey, topic: NodeId) {
         self.metrics[topic].counters.received += 1;
-        let NodeRt::Topic(t) = &mut self.nodes[topic] else {
+        let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
         };
-        if t.cfg.fifo {
-            let msg = &self.letters[key].msg;
-            let id = msg.dedup_id.clone().or_else(|| {
-                t.cfg
-                    .content_dedup
-                    .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
-            });
-            if let Some(id) = id
-                && t.dedup.check(id, self.now)
-            {
-                let letter = self.letters.remove(key);
-                self.success_edge(&letter, topic);
-                self.metrics[topic].drop("duplicate within 5 minutes");
-                self.ledger.dropped += 1;
-                self.tracer
-                    .hop(&letter.msg, self.now, topic, HopKind::Dropped("duplicate"));
-                return;
-            }
+        if t.cfg.fifo && self.fifo_duplicate(key, topic, t.cfg.content_dedup) {
+            return;
         }
         let letter = self.letters.remove(key);
         self.success_edge(&letter, topic);
@@ -1503,11 +1487,46 @@ impl Engine {
         })
     }
 
+    /// FIFO deduplication at a topic or queue: true (and the letter dropped, counted)
+    /// when its `MessageDeduplicationId` — or, content-based, a hash of its body — was
+    /// seen in the last five minutes.
+    fn fifo_duplicate(&mut self, key: LetterKey, node: NodeId, content_based: bool) -> bool {
+        let msg = &self.letters[key].msg;
+        let id = msg
+            .dedup_id
+            .clone()
+            .or_else(|| content_based.then(|| Arc::from(format!("{:016x}", fxhash(&msg.body)))));
+        let dedup = match &mut self.nodes[node] {
+            NodeRt::Topic(t) => &mut t.dedup,
+            NodeRt::Queue(q) => &mut q.dedup,
+            _ => return false,
+        };
+        let Some(id) = id else {
+            return false;
+        };
+        if !dedup.check(id, self.now) {
+            return false;
+        }
+        let letter = self.letters.remove(key);
+        self.success_edge(&letter, node);
+        self.metrics[node].drop("duplicate within 5 minutes");
+        self.ledger.dropped += 1;
+        self.tracer
+            .hop(&letter.msg, self.now, node, HopKind::Dropped("duplicate"));
+        true
+    }
+
+    /// Counts a successful hand-over on the letter's edge and at the bus or topic that
+    /// routed it.
     fn success_edge(&mut self, letter: &Letter, _to: NodeId) {
-        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
+        self.count_delivered(letter.edge, letter.via);
+    }
+
+    fn count_delivered(&mut self, edge: u32, via: Via) {
+        if let Some(e) = self.edges.get_mut(edge as usize) {
             e.delivered += 1;
         }
-        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
+        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = via {
             self.metrics[bus].counters.delivered += 1;
         }
     }
@@ -1530,19 +1549,8 @@ impl Engine {
             return;
         }
         if cfg.config.fifo {
-            let msg = &self.letters[key].msg;
-            let id = msg.dedup_id.clone().or_else(|| {
-                cfg.config
-                    .content_based_deduplication
-                    .then(|| Arc::from(format!("{:016x}", fxhash(&msg.body))))
-            });
-            if let Some(id) = id
-                && q.dedup.check(id, self.now)
-            {
-                let letter = self.letters.remove(key);
-                self.success_edge(&letter, queue);
-                self.metrics[queue].drop("duplicate within 5 minutes");
-                self.ledger.dropped += 1;
+            let content_based = cfg.config.content_based_deduplication;
+            if self.fifo_duplicate(key, queue, content_based) {
                 return;
             }
         }
@@ -1566,13 +1574,8 @@ impl Engine {
         q.waiting += 1;
         let depth = q.waiting + q.in_flight;
         self.metrics[queue].set_depth(depth);
-        let letter = &self.letters[key];
-        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
-            e.delivered += 1;
-        }
-        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
-            self.metrics[bus].counters.delivered += 1;
-        }
+        let (edge, via) = (self.letters[key].edge, self.letters[key].via);
+        self.count_delivered(edge, via);
         self.tracer
             .hop(&traced_msg, self.now, queue, HopKind::Queued);
         self.dispatch(queue);
@@ -1684,13 +1687,8 @@ impl Engine {
             self.fail(key, consumer, THROTTLED);
             return;
         }
-        let letter = &self.letters[key];
-        if let Some(e) = self.edges.get_mut(letter.edge as usize) {
-            e.delivered += 1;
-        }
-        if let Via::Rule { bus, .. } | Via::Subscription { topic: bus } = letter.via {
-            self.metrics[bus].counters.delivered += 1;
-        }
+        let (edge, via) = (self.letters[key].edge, self.letters[key].via);
+        self.count_delivered(edge, via);
         self.start_processing(key, consumer);
     }
 
