@@ -1811,3 +1811,134 @@ mod cli {
         assert!(stderr.contains("no scenario named `nope`"), "{stderr}");
     }
 }
+
+/// Malformed and mutated topology files never panic: loading reports an error, or the
+/// design compiles with problems, or it runs (briefly) with its ledger balanced.
+#[test]
+fn mutated_topology_files_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let texts: Vec<String> = ["ecommerce", "fanout", "heterogeneous-integration"]
+        .iter()
+        .map(|n| std::fs::read_to_string(format!("{dir}/{n}.json")).expect("example"))
+        .collect();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    let pieces = [
+        "",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ",",
+        ":",
+        "0",
+        "-1",
+        "1e999",
+        "null",
+        "true",
+        "\"x\"",
+        "{\"$int\": [9, 1]}",
+        "\"${int:5..1}\"",
+        "\"at 1s: consumer nobody down\"",
+        "\"kind\": \"queue\"",
+        "\"fifo\": true",
+        "\"to\": \"nowhere\"",
+    ];
+    let values = [
+        "null",
+        "0",
+        "-1",
+        "1e300",
+        "\"\"",
+        "\"x\"",
+        "[]",
+        "{}",
+        "true",
+        "{\"$int\": [9, 1]}",
+        "\"${int:5..1}\"",
+        "[\"at 1s: consumer nobody down\"]",
+        "{\"kind\": \"queue\", \"fifo\": true}",
+        "\"nowhere\"",
+        "\"5s\"",
+        "100000",
+        "{\"numeric\": [\">\", 5]}",
+        "[{\"prefix\": \"\"}]",
+        "{\"fixed\": \"0s\"}",
+    ];
+    let (mut loaded, mut compiled_ok, mut ran) = (0, 0, 0);
+    // More rounds for a longer hunt: EVENTYARD_MUTATION_ROUNDS=20000.
+    let rounds: usize = std::env::var("EVENTYARD_MUTATION_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(240);
+    for round in 0..rounds {
+        let mut text = texts[round % texts.len()].clone();
+        if round % 2 == 0 {
+            // Value-level: replace one value anywhere in the file (keeps it JSON).
+            let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+            let mut pointers = Vec::new();
+            collect_pointers(&doc, String::new(), &mut pointers);
+            for _ in 0..rng.random_range(1..3) {
+                let at = &pointers[rng.random_range(0..pointers.len())];
+                let value = values[rng.random_range(0..values.len())];
+                if let Some(slot) = doc.pointer_mut(at) {
+                    *slot = serde_json::from_str(value).expect("value");
+                }
+            }
+            text = doc.to_string();
+        }
+        for _ in 0..rng.random_range(0..3) * (round % 2) {
+            let mut at = rng.random_range(0..text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + rng.random_range(0..24)).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let piece = pieces[rng.random_range(0..pieces.len())];
+            text.replace_range(at..end, piece);
+        }
+        let Ok(topology) = Topology::from_json(&text) else {
+            continue;
+        };
+        loaded += 1;
+        let Ok(compiled) = compile(&topology, None) else {
+            continue;
+        };
+        compiled_ok += 1;
+        let mut e = Engine::new(Arc::new(compiled.clone()), EngineOptions::default());
+        for s in compiled.scenarios.values() {
+            for a in &s.actions {
+                e.schedule_action(a.clone());
+            }
+        }
+        e.run_until(2 * SEC);
+        assert_eq!(e.ledger().pending(), e.pending_copies(), "round {round}");
+        ran += 1;
+    }
+    // The mutations must exercise every stage, not only the parser.
+    assert!(
+        loaded > 60 && compiled_ok > 20 && ran > 20,
+        "{loaded} {compiled_ok} {ran}"
+    );
+}
+
+fn collect_pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    let escape = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                collect_pointers(child, format!("{at}/{}", escape(k)), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_pointers(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}

@@ -23,6 +23,10 @@ use super::{
 use crate::pattern::sns::{FilterPolicy, Scope};
 use crate::pattern::{Matcher, RuleId};
 
+/// The fastest a producer may send (events per second of simulated time); also the
+/// most a scenario may set. Beyond it a run would only exhaust memory.
+pub const MAX_RATE: f64 = 10_000_000.0;
+
 /// Index of a node in [`Compiled::nodes`] (nodes are sorted by id).
 pub type NodeId = usize;
 
@@ -473,10 +477,10 @@ impl Compiler<'_> {
             &p.to,
             &[Kind::Bus, Kind::Topic, Kind::Queue],
         );
-        if !(p.rate.is_finite() && p.rate >= 0.0) {
+        if !(p.rate.is_finite() && (0.0..=MAX_RATE).contains(&p.rate)) {
             self.problems.error(
                 format!("{path}.rate"),
-                "the rate must be a number of events per second, 0 or more",
+                format!("the rate must be 0 to {MAX_RATE} events per second"),
             );
         }
         let to_bus = self.kind_of(&p.to) == Some(Kind::Bus);

@@ -46,6 +46,9 @@ pub const METRICS: &[&str] = &[
     "p99",
 ];
 
+/// The largest `burst xN` factor.
+pub const MAX_BURST: f64 = 1000.0;
+
 /// Metrics whose value is a latency (compared with durations).
 pub const LATENCY_METRICS: &[&str] = &["p50", "p90", "p99"];
 
@@ -281,15 +284,26 @@ pub fn parse_action(line: &str) -> Result<Action, String> {
                 .strip_prefix('x')
                 .ok_or("write the burst factor as xN (e.g. x10)")?;
             let f = number(f)?;
-            if f <= 0.0 {
-                return Err("the burst factor must be positive".into());
+            if !(f > 0.0 && f <= MAX_BURST) {
+                return Err(format!(
+                    "the burst factor must be above 0 and at most {MAX_BURST}"
+                ));
             }
             if lasts.is_none() {
                 return Err("a burst needs `for DUR`".into());
             }
             ActionKind::ProducerBurst(n.to_string(), f)
         }
-        ["producer", n, "rate", r] => ActionKind::ProducerRate(n.to_string(), non_negative(r)?),
+        ["producer", n, "rate", r] => {
+            let rate = non_negative(r)?;
+            if rate > super::compile::MAX_RATE {
+                return Err(format!(
+                    "at most {} events per second",
+                    super::compile::MAX_RATE
+                ));
+            }
+            ActionKind::ProducerRate(n.to_string(), rate)
+        }
         ["producer", n, "stop"] => ActionKind::ProducerStop(n.to_string()),
         ["producer", n, "start"] => ActionKind::ProducerStart(n.to_string()),
         ["rule", r, verb @ ("disable" | "enable")] => {
