@@ -1709,8 +1709,9 @@ impl Engine {
             }
             _ => (latency, None),
         };
-        let msg = self.letters[key].msg.clone();
-        self.tracer.hop(&msg, self.now, consumer, HopKind::Started);
+        let letter = &self.letters[key];
+        self.tracer
+            .hop(&letter.msg, self.now, consumer, HopKind::Started);
         if delay == 0 && !matches!(self.nodes[self.letters[key].to], NodeRt::Queue(_)) {
             // Instant work (a sink) finishes now, without a timer; queue deliveries
             // always go through the timer so a backlog cannot recurse.
@@ -1797,7 +1798,9 @@ impl Engine {
             }
         }
         // A free slot: pull from the queues this consumer reads.
-        if let NodeRt::Consumer(c) = &self.nodes[consumer] {
+        if let NodeRt::Consumer(c) = &self.nodes[consumer]
+            && !c.cfg.queues.is_empty()
+        {
             let c = c.cfg.clone();
             for &q in &c.queues {
                 self.dispatch(q);
