@@ -245,7 +245,76 @@ struct Prefetch {
     first: (u64, u64, u64),
     /// The producer's (sent, next_at) after the batch.
     after: (u64, f64),
-    batch: std::sync::mpsc::Receiver<Vec<Prepared>>,
+    batch: Arc<SharedBatch>,
+}
+
+/// A batch prepared in chunks by whoever is free: the pool's threads in the
+/// background, and the engine itself when it needs the batch before it is done (so no
+/// core idles while the engine waits).
+struct SharedBatch {
+    job: PrepareJob,
+    due: Vec<(u64, f64)>,
+    /// The next chunk nobody has claimed.
+    next: std::sync::atomic::AtomicUsize,
+    /// Finished chunks, and how many are still being prepared.
+    done: std::sync::Mutex<(Vec<Option<Vec<Prepared>>>, usize)>,
+    finished: std::sync::Condvar,
+}
+
+/// Events per chunk of a shared batch.
+const CHUNK: usize = 128;
+
+impl SharedBatch {
+    fn new(job: PrepareJob, due: Vec<(u64, f64)>) -> SharedBatch {
+        let chunks = due.len().div_ceil(CHUNK);
+        SharedBatch {
+            job,
+            due,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            done: std::sync::Mutex::new(((0..chunks).map(|_| None).collect(), chunks)),
+            finished: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Prepares unclaimed chunks until none is left.
+    fn work(&self) {
+        use std::sync::atomic::Ordering;
+        let chunks = self.due.len().div_ceil(CHUNK);
+        loop {
+            let c = self.next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks {
+                return;
+            }
+            let end = ((c + 1) * CHUNK).min(self.due.len());
+            let prepared = self.job.run(&self.due[c * CHUNK..end], false);
+            let Ok(mut done) = self.done.lock() else {
+                return;
+            };
+            done.0[c] = Some(prepared);
+            done.1 -= 1;
+            if done.1 == 0 {
+                self.finished.notify_all();
+            }
+        }
+    }
+
+    /// Helps, waits for the chunks others are still preparing, and takes the batch.
+    fn take(&self) -> Vec<Prepared> {
+        self.work();
+        let Ok(mut done) = self.done.lock() else {
+            return Vec::new();
+        };
+        while done.1 > 0 {
+            done = match self.finished.wait(done) {
+                Ok(d) => d,
+                Err(_) => return Vec::new(),
+            };
+        }
+        done.0
+            .iter_mut()
+            .flat_map(|c| c.take().unwrap_or_default())
+            .collect()
+    }
 }
 
 struct ProducerRt {
@@ -1089,10 +1158,9 @@ impl Engine {
         let rate = p.rate * p.burst;
         let prefetched = match p.prefetch.take() {
             Some(pf) if pf.first == (p.sent + 1, p.next_at.to_bits(), rate.to_bits()) => {
-                // Its job always sends; an empty batch means the job died (then prepare
-                // here instead).
-                let batch = pf.batch.recv().unwrap_or_default();
-                if batch.is_empty() {
+                // An empty or short batch means a worker died (then prepare here).
+                let batch = pf.batch.take();
+                if batch.len() != pf.batch.due.len() {
                     None
                 } else {
                     (p.sent, p.next_at) = pf.after;
@@ -1136,14 +1204,15 @@ impl Engine {
                 epoch_ms,
                 tracked,
             };
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            rayon::spawn(move || {
-                let _ = tx.send(job.run(&due, true));
-            });
+            let batch = Arc::new(SharedBatch::new(job, due));
+            for _ in 0..rayon::current_num_threads() {
+                let batch = batch.clone();
+                rayon::spawn(move || batch.work());
+            }
             p.prefetch = Some(Prefetch {
                 first: (first_seq, first_time.to_bits(), rate.to_bits()),
                 after,
-                batch: rx,
+                batch,
             });
         }
         p.ready.extend(prepared);

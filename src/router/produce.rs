@@ -281,11 +281,11 @@ pub fn route(
     bus.matcher
         .matches_with(body.as_bytes(), scratch, ids)
         .ok()?;
-    let mut rules: Vec<usize> = ids.iter().map(|&id| bus.rule_index(id)).collect();
-    rules.sort_unstable();
-    let mut routes = Vec::with_capacity(rules.len());
+    // Rule order (ids are in match order); sorted in place, no allocation.
+    ids.sort_unstable_by_key(|&id| bus.rule_index(id));
+    let mut routes = Vec::with_capacity(ids.len());
     let mut top: Option<TopLevel<'_>> = None;
-    for r in rules {
+    for r in ids.iter().map(|&id| bus.rule_index(id)) {
         let rule = &bus.rules[r];
         for (t, target) in rule.targets.iter().enumerate() {
             let body = match &*target.input {
