@@ -127,11 +127,7 @@ fn realtime() {
         Err(e) => panic!("tokio: {e}"),
     };
     for rate in [100_000.0, 300_000.0, 500_000.0, 700_000.0, 1_000_000.0] {
-        let options = EngineOptions {
-            low_latency: true,
-            ..EngineOptions::default()
-        };
-        let mut engine = Engine::new(realtime_topology(rate), options);
+        let mut engine = Engine::new(realtime_topology(rate), EngineOptions::default());
         let wall = Instant::now();
         let pacing = runtime.block_on(drive_real(
             &mut engine,

@@ -459,9 +459,6 @@ pub struct EngineOptions {
     pub trace: TraceOptions,
     /// Nodes whose completions are counted per second (throughput assertions).
     pub series: Vec<String>,
-    /// Favour latency over throughput (real-time runs): producers prepare only events
-    /// that are due, on the engine's thread, instead of batches ahead on all cores.
-    pub low_latency: bool,
 }
 
 impl Default for EngineOptions {
@@ -472,7 +469,6 @@ impl Default for EngineOptions {
             epoch_ms: 1_767_225_600_000,
             trace: TraceOptions::default(),
             series: Vec::new(),
-            low_latency: false,
         }
     }
 }
@@ -520,7 +516,6 @@ pub struct Engine {
     pub probes: Vec<ReachProbe>,
     tracked_types: Arc<HashMap<String, u32>>,
     series_names: Vec<String>,
-    low_latency: bool,
     series_nodes: Vec<Option<usize>>,
     series: Vec<Vec<u32>>,
 }
@@ -558,7 +553,6 @@ impl Engine {
             series_nodes: Vec::new(),
             series: options.series.iter().map(|_| Vec::new()).collect(),
             series_names: options.series,
-            low_latency: options.low_latency,
         };
         engine.apply(compiled);
         engine
@@ -1183,13 +1177,9 @@ impl Engine {
                 job.run(&due, true)
             }
         };
-        // Prepare the next batch in the background while this one is delivered — for
-        // throughput. Low latency prepares only what is due (a background batch the
-        // engine has to wait for would be a latency spike).
-        if self.low_latency {
-            p.ready.extend(prepared);
-            return;
-        }
+        // Prepare the next batch in the background while this one is delivered; if the
+        // engine needs it first, it prepares the remaining chunks itself (no waiting on
+        // a busy core).
         let size = prepared.len().clamp(PARALLEL_FILL, FILL_BATCH);
         let (first_seq, first_time) = (p.sent + 1, p.next_at);
         let (saved_sent, saved_next) = (p.sent, p.next_at);

@@ -81,13 +81,7 @@ impl LiveRouter {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (flow_tx, flow_rx) = mpsc::channel(FLOW_CAPACITY);
         let (stats_tx, stats_rx) = watch::channel(Snapshot::default());
-        let engine = Engine::new(
-            compiled,
-            EngineOptions {
-                low_latency: true,
-                ..options
-            },
-        );
+        let engine = Engine::new(compiled, options);
         tokio::spawn(drive(engine, speed, cmd_rx, flow_tx, stats_tx));
         LiveRouter {
             commands: cmd_tx,

@@ -176,7 +176,6 @@ pub fn run(
                 ..TraceOptions::default()
             },
             series,
-            low_latency: matches!(options.clock, Clock::Real { .. }),
             ..EngineOptions::default()
         },
     );
