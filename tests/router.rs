@@ -1942,3 +1942,89 @@ fn collect_pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// A zero visibility timeout with work that fails instantly and no DLQ must not stop
+/// simulated time (the message is received again, forever, but time moves on).
+#[test]
+fn instant_failures_with_zero_visibility_do_not_stop_time() {
+    let mut e = engine(
+        r#"{"eventyard": 1, "nodes": {
+          "p": {"kind": "producer", "to": "q", "rate": 10, "limit": 3, "events": [{"detail": {"n": 1}}]},
+          "q": {"kind": "queue", "visibility_timeout": "0s", "consumers": ["c"]},
+          "c": {"kind": "consumer", "latency": {"fixed": "0s"}, "error_rate": 1.0}
+        }}"#,
+        1,
+    );
+    run_checked(&mut e, 2 * SEC);
+    assert_eq!(e.now(), 2 * SEC);
+    let c = counters(&e, "c");
+    assert_eq!(c.processed, 0);
+    // Each of the 3 messages is received about once per millisecond.
+    assert!((5_000..=6_001).contains(&c.failed), "{}", c.failed);
+    assert_eq!(counters(&e, "q").depth, 3);
+}
+
+/// Latencies and action lengths near the end of time saturate instead of overflowing.
+#[test]
+fn huge_durations_saturate() {
+    let mut e = engine(
+        r#"{"eventyard": 1, "nodes": {
+          "p": {"kind": "producer", "to": "q", "rate": 10, "limit": 2, "events": [{"detail": {"n": 1}}]},
+          "q": {"kind": "queue", "consumers": ["c"]},
+          "c": {"kind": "consumer", "latency": {"fixed": "200000d"}}
+        }}"#,
+        1,
+    );
+    act(&mut e, "at 0s: consumer c latency +200000d for 200000d");
+    run_checked(&mut e, 5 * SEC);
+    assert_eq!(counters(&e, "c").processed, 0);
+    assert_eq!(counters(&e, "q").in_flight, 2);
+}
+
+/// Overlapping timed actions on one setting: each restores only what it set.
+#[test]
+fn overlapping_error_rate_actions_restore_the_right_value() {
+    let mut e = engine(
+        r#"{"eventyard": 1, "nodes": {
+          "p": {"kind": "producer", "to": "q", "rate": 100, "events": [{"detail": {"n": 1}}]},
+          "q": {"kind": "queue", "consumers": ["c"]},
+          "c": {"kind": "consumer", "latency": {"fixed": "1ms"}, "concurrency": 100}
+        }}"#,
+        1,
+    );
+    act(&mut e, "at 1s: consumer c error-rate 1 for 2s");
+    act(&mut e, "at 2s: consumer c error-rate 1 for 3s");
+    // Between the first action's end (3 s) and the second's (5 s) everything still fails.
+    run_checked(&mut e, 3500 * MS);
+    let at_3_5 = counters(&e, "c").failed;
+    run_checked(&mut e, 4500 * MS);
+    assert!(
+        counters(&e, "c").failed - at_3_5 >= 90,
+        "the second action still holds"
+    );
+    run_checked(&mut e, 6 * SEC);
+    let failed_by_6s = counters(&e, "c").failed;
+    run_checked(&mut e, 10 * SEC);
+    // Both ended by 5 s: from then on nothing fails (the first action's end at 3 s
+    // must not leave a stale 1.0 behind, the second's end must restore 0).
+    assert_eq!(counters(&e, "c").failed, failed_by_6s);
+    assert!(failed_by_6s > 300, "{failed_by_6s}");
+}
+
+/// A FIFO duplicate sent to a full queue is accepted and dropped (SQS), not refused;
+/// a refused send does not count as seen.
+#[test]
+fn fifo_duplicates_to_a_full_queue_are_dropped_not_refused() {
+    let mut e = engine(
+        r#"{"eventyard": 1, "nodes": {
+          "p": {"kind": "producer", "to": "q.fifo", "rate": 10, "limit": 4,
+                "events": [{"detail": {"n": 1}, "group_id": "g", "dedup_id": "same"}]},
+          "q.fifo": {"kind": "queue", "fifo": true, "capacity": 1}
+        }}"#,
+        1,
+    );
+    run_checked(&mut e, 2 * SEC);
+    let q = counters(&e, "q.fifo");
+    assert_eq!((q.depth, q.refused), (1, 0));
+    assert_eq!(drops(&e, "q.fifo", "duplicate within 5 minutes"), 3);
+}

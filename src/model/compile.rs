@@ -1047,6 +1047,10 @@ impl Compiler<'_> {
                 "concurrency must be at least 1",
             );
         }
+        if c.timeout == Some(Dur::ZERO) {
+            self.problems
+                .error(format!("{path}.timeout"), "a timeout must be above 0s");
+        }
         if !(0.0..=1.0).contains(&c.error_rate) {
             self.problems.error(
                 format!("{path}.error_rate"),

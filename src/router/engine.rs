@@ -39,6 +39,9 @@ pub const DEDUP_WINDOW: SimTime = 300 * 1_000_000_000;
 pub const RETRY_BASE: SimTime = 1_000_000_000;
 /// Longest EventBridge retry delay.
 pub const RETRY_CAP: SimTime = 300 * 1_000_000_000;
+/// The earliest a failed queue message is received again (simulated ns); AWS allows a
+/// zero visibility timeout, which with instantly failing work would stop time.
+pub const MIN_REDELIVERY: SimTime = 1_000_000;
 /// Most events a producer prepares at once.
 const FILL_BATCH: usize = 4096;
 /// Batches at least this large are prepared on all cores.
@@ -395,8 +398,9 @@ struct Dedup {
 }
 
 impl Dedup {
-    /// True when `id` was seen within the window (the message is a duplicate).
-    fn check(&mut self, id: Arc<str>, now: SimTime) -> bool {
+    /// True when `id` was seen within the window (the message is a duplicate); when
+    /// not, and `record`, remembers it from now on.
+    fn check(&mut self, id: Arc<str>, now: SimTime, record: bool) -> bool {
         while let Some((t, _)) = self.order.front() {
             if *t + DEDUP_WINDOW > now {
                 break;
@@ -410,8 +414,10 @@ impl Dedup {
         if self.seen.contains_key(&id) {
             return true;
         }
-        self.seen.insert(id.clone(), now);
-        self.order.push_back((now, id));
+        if record {
+            self.seen.insert(id.clone(), now);
+            self.order.push_back((now, id));
+        }
         false
     }
 }
@@ -512,6 +518,8 @@ pub struct Engine {
     actions: Vec<Action>,
     /// Saved values restored when a timed action ends.
     saved: Vec<f64>,
+    /// Timed value-setting actions in effect, by (node, effect), oldest first.
+    overlapping: HashMap<(String, &'static str), Vec<usize>>,
     /// Probes for `reaches` assertions.
     pub probes: Vec<ReachProbe>,
     tracked_types: Arc<HashMap<String, u32>>,
@@ -548,6 +556,7 @@ impl Engine {
             tracer: Tracer::new(options.trace),
             actions: Vec::new(),
             saved: Vec::new(),
+            overlapping: HashMap::new(),
             probes: Vec::new(),
             tracked_types: Arc::default(),
             series_nodes: Vec::new(),
@@ -1419,7 +1428,7 @@ impl Engine {
                 || rt.cfg.retention.is_some_and(|r| {
                     rt.events
                         .front()
-                        .is_some_and(|(t, _)| *t + r.nanos() < self.now)
+                        .is_some_and(|(t, _)| t.saturating_add(r.nanos()) < self.now)
                 })
             {
                 rt.events.pop_front();
@@ -1442,7 +1451,7 @@ impl Engine {
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
         };
-        if t.cfg.fifo && self.fifo_duplicate(key, topic, t.cfg.content_dedup) {
+        if t.cfg.fifo && self.fifo_duplicate(key, topic, t.cfg.content_dedup, true) {
             return;
         }
         let letter = self.letters.remove(key);
@@ -1549,7 +1558,15 @@ impl Engine {
     /// FIFO deduplication at a topic or queue: true (and the letter dropped, counted)
     /// when its `MessageDeduplicationId` — or, content-based, a hash of its body — was
     /// seen in the last five minutes.
-    fn fifo_duplicate(&mut self, key: LetterKey, node: NodeId, content_based: bool) -> bool {
+    /// With `record` false the id is only looked up (a queue records it once it has
+    /// accepted the message: a send refused for capacity is not a seen message).
+    fn fifo_duplicate(
+        &mut self,
+        key: LetterKey,
+        node: NodeId,
+        content_based: bool,
+        record: bool,
+    ) -> bool {
         let msg = &self.letters[key].msg;
         let id = msg
             .dedup_id
@@ -1563,7 +1580,7 @@ impl Engine {
         let Some(id) = id else {
             return false;
         };
-        if !dedup.check(id, self.now) {
+        if !dedup.check(id, self.now, record) {
             return false;
         }
         let letter = self.letters.remove(key);
@@ -1595,23 +1612,22 @@ impl Engine {
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
-        let Some(cfg) = q.cfg.as_ref() else {
+        let Some(cfg) = q.cfg.clone() else {
             return;
         };
-        if cfg
+        let full = cfg
             .config
             .capacity
-            .is_some_and(|c| q.waiting + q.in_flight >= c)
-        {
+            .is_some_and(|c| q.waiting + q.in_flight >= c);
+        let (fifo, content_based) = (cfg.config.fifo, cfg.config.content_based_deduplication);
+        // A duplicate is accepted and dropped even when the queue is full (SQS).
+        if fifo && self.fifo_duplicate(key, queue, content_based, !full) {
+            return;
+        }
+        if full {
             self.metrics[queue].counters.refused += 1;
             self.fail(key, queue, QUEUE_FULL);
             return;
-        }
-        if cfg.config.fifo {
-            let content_based = cfg.config.content_based_deduplication;
-            if self.fifo_duplicate(key, queue, content_based) {
-                return;
-            }
         }
         let letter = &mut self.letters[key];
         letter.to = queue;
@@ -1757,7 +1773,8 @@ impl Engine {
         };
         c.busy += 1;
         let busy = c.busy;
-        let latency = sample_latency(&c.cfg.config.latency, &mut self.rng) + c.extra_latency;
+        let latency =
+            sample_latency(&c.cfg.config.latency, &mut self.rng).saturating_add(c.extra_latency);
         let error_rate = c.error_rate;
         let timeout = c.cfg.config.timeout.map(|t| t.nanos());
         self.metrics[consumer].set_depth(u64::from(busy));
@@ -1778,7 +1795,7 @@ impl Engine {
             return;
         }
         self.schedule(
-            self.now + delay,
+            self.now.saturating_add(delay),
             TimerKind::Complete {
                 consumer,
                 letter: key,
@@ -1840,7 +1857,12 @@ impl Engine {
                             .unwrap_or(0),
                         _ => 0,
                     };
-                    let at = (letter.received_at + vt).max(self.now);
+                    // At least MIN_REDELIVERY later: with a zero visibility timeout and
+                    // work that fails instantly, time would otherwise never move.
+                    let at = letter
+                        .received_at
+                        .saturating_add(vt)
+                        .max(self.now + MIN_REDELIVERY);
                     self.schedule(at, TimerKind::Visible { queue, letter: key });
                 } else {
                     let failure = Failure {
@@ -1985,7 +2007,7 @@ impl Engine {
         let msg = self.letters[key].msg.clone();
         self.tracer
             .hop(&msg, self.now, at, HopKind::Retry(n, failure.code));
-        self.schedule(self.now + delay, TimerKind::Retry(key));
+        self.schedule(self.now.saturating_add(delay), TimerKind::Retry(key));
     }
 
     /// Moves a letter to a dead-letter queue with the attributes AWS sets.
@@ -2005,21 +2027,22 @@ impl Engine {
             return;
         };
         self.ledger.dead_lettered += 1;
+        // EventBridge sets these on what a rule target's DLQ receives; SQS redrive and
+        // SNS keep the message (and its attributes) as it was.
         let mut attrs = BTreeMap::new();
-        if let Via::Rule { bus, rule } = letter.via
-            && let CompiledNode::Bus(b) = &self.compiled.nodes[bus]
-            && let Some(r) = b.rules.get(rule as usize)
-        {
-            attrs.insert("RULE_ARN", r.arn.clone());
+        if let Via::Rule { bus, rule } = letter.via {
+            if let CompiledNode::Bus(b) = &self.compiled.nodes[bus]
+                && let Some(r) = b.rules.get(rule as usize)
+            {
+                attrs.insert("RULE_ARN", r.arn.clone());
+            }
+            let target = node_info(&self.compiled.nodes[letter.to]).arn.clone();
+            attrs.insert("TARGET_ARN", target);
+            attrs.insert("ERROR_CODE", code.to_string());
+            attrs.insert("ERROR_MESSAGE", message.to_string());
+            attrs.insert("EXHAUSTED_RETRY_CONDITION", condition.to_string());
+            attrs.insert("RETRY_ATTEMPTS", letter.retries.to_string());
         }
-        attrs.insert(
-            "TARGET_ARN",
-            node_info(&self.compiled.nodes[letter.to]).arn.clone(),
-        );
-        attrs.insert("ERROR_CODE", code.to_string());
-        attrs.insert("ERROR_MESSAGE", message.to_string());
-        attrs.insert("EXHAUSTED_RETRY_CONDITION", condition.to_string());
-        attrs.insert("RETRY_ATTEMPTS", letter.retries.to_string());
         let msg = Arc::new(Message {
             body: letter.msg.body.clone(),
             attributes: letter.msg.attributes.clone(),
@@ -2029,7 +2052,7 @@ impl Engine {
             group_id: letter.msg.group_id.clone(),
             dedup_id: None,
             traced: letter.msg.traced,
-            dlq_attributes: Some(Box::new(attrs)),
+            dlq_attributes: (!attrs.is_empty()).then(|| Box::new(attrs)),
         });
         self.tracer
             .hop(&msg, self.now, owner, HopKind::DeadLettered);
@@ -2103,7 +2126,34 @@ impl Engine {
         }
         self.saved[i] = saved;
         if let Some(lasts) = action.lasts {
-            self.schedule(self.now + lasts.nanos(), TimerKind::Revert(i));
+            if matches!(
+                action.kind,
+                ActionKind::ConsumerErrorRate(..) | ActionKind::ProducerRate(..)
+            ) {
+                self.overlapping
+                    .entry((action.kind.node().to_string(), action.kind.effect()))
+                    .or_default()
+                    .push(i);
+            }
+            self.schedule(self.now.saturating_add(lasts.nanos()), TimerKind::Revert(i));
+        }
+    }
+
+    /// For a timed action that set a value others may also have set meanwhile: the
+    /// value to restore now, if this is the latest such action still in effect; else
+    /// the next one inherits what this one saved (so the last to end restores the
+    /// value from before them all).
+    fn restore_value(&mut self, i: usize, action: &Action) -> Option<f64> {
+        let key = (action.kind.node().to_string(), action.kind.effect());
+        let active = self.overlapping.get_mut(&key)?;
+        let at = active.iter().position(|&a| a == i)?;
+        active.remove(at);
+        match active.get(at) {
+            Some(&next) => {
+                self.saved[next] = self.saved[i];
+                None
+            }
+            None => Some(self.saved[i]),
         }
     }
 
@@ -2114,7 +2164,6 @@ impl Engine {
         let Some(id) = self.compiled.node_id(action.kind.node()) else {
             return;
         };
-        let saved = self.saved[i];
         match &action.kind {
             ActionKind::ConsumerDown(_) => {
                 if let NodeRt::Consumer(c) = &mut self.nodes[id] {
@@ -2133,12 +2182,18 @@ impl Engine {
                 }
             }
             ActionKind::ConsumerErrorRate(..) => {
-                if let NodeRt::Consumer(c) = &mut self.nodes[id] {
-                    c.error_rate = saved;
+                if let Some(value) = self.restore_value(i, &action)
+                    && let NodeRt::Consumer(c) = &mut self.nodes[id]
+                {
+                    c.error_rate = value;
                 }
             }
             ActionKind::ProducerBurst(_, factor) => self.set_producer(id, |p| p.burst /= factor),
-            ActionKind::ProducerRate(..) => self.set_producer(id, |p| p.rate = saved),
+            ActionKind::ProducerRate(..) => {
+                if let Some(value) = self.restore_value(i, &action) {
+                    self.set_producer(id, |p| p.rate = value);
+                }
+            }
             ActionKind::ProducerStop(_) => self.set_producer(id, |p| p.stopped = false),
             ActionKind::ProducerStart(_) => self.set_producer(id, |p| p.stopped = true),
             ActionKind::RuleDisable(_, rule) | ActionKind::RuleEnable(_, rule) => {

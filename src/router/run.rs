@@ -430,7 +430,7 @@ fn check(
                     let missing = p
                         .pending
                         .values()
-                        .filter(|&&at| at + within.nanos() <= end)
+                        .filter(|&&at| at.saturating_add(within.nanos()) <= end)
                         .count() as u64;
                     let bad = p.late + missing;
                     let detail = format!(
@@ -480,7 +480,9 @@ fn check(
                 (Some(action), Some(series)) => {
                     let lasts = action.lasts.unwrap_or(Dur::secs(1)).nanos();
                     let from = (action.at.nanos() / 1_000_000_000) as usize;
-                    let to = ((action.at.nanos() + lasts) / 1_000_000_000) as usize;
+                    let to = (action.at.nanos().saturating_add(lasts) / 1_000_000_000) as usize;
+                    // Whole seconds the run lasted (no window past its end).
+                    let to = to.min(series.len().max(from + 1));
                     let len = (to - from).max(1);
                     let before_from = from.saturating_sub(len);
                     let rate = |a: usize, b: usize| {
