@@ -393,6 +393,15 @@ impl Compiler<'_> {
 
     /// Resolves a reference that must name a node of one of `kinds`.
     fn reference(&mut self, path: &str, name: &str, kinds: &[Kind]) -> Option<NodeId> {
+        if !self.check_reference(path, name, kinds) {
+            return None;
+        }
+        self.fed.insert(name.to_string());
+        self.id_of(name)
+    }
+
+    /// Reports (and returns false) when `name` is not a node of one of `kinds`.
+    fn check_reference(&mut self, path: &str, name: &str, kinds: &[Kind]) -> bool {
         let wanted = kinds
             .iter()
             .map(|k| k.as_str())
@@ -404,17 +413,14 @@ impl Compiler<'_> {
                     path,
                     format!("no node named `{name}` (expected a {wanted})"),
                 );
-                None
+                false
             }
             Some(k) if !kinds.contains(&k) => {
                 self.problems
                     .error(path, format!("`{name}` is a {k}; this must be a {wanted}"));
-                None
+                false
             }
-            Some(_) => {
-                self.fed.insert(name.to_string());
-                self.id_of(name)
-            }
+            Some(_) => true,
         }
     }
 
@@ -1250,7 +1256,7 @@ impl Compiler<'_> {
 
     fn action_refs(&mut self, path: &str, a: &Action) {
         let kind = a.kind.node_kind();
-        self.reference_quiet(path, a.kind.node(), kind);
+        self.check_reference(path, a.kind.node(), &[kind]);
         if let ActionKind::RuleDisable(bus, rule) | ActionKind::RuleEnable(bus, rule) = &a.kind
             && let Some(Node::Bus(b)) = self.t.nodes.get(bus)
             && !b.rules.contains_key(rule)
@@ -1260,23 +1266,10 @@ impl Compiler<'_> {
         }
     }
 
-    /// Like [`Compiler::reference`] but does not count as feeding the node.
-    fn reference_quiet(&mut self, path: &str, name: &str, kind: Kind) {
-        match self.kind_of(name) {
-            None => self
-                .problems
-                .error(path, format!("no node named `{name}` (expected a {kind})")),
-            Some(k) if k != kind => self
-                .problems
-                .error(path, format!("`{name}` is a {k}; this needs a {kind}")),
-            Some(_) => {}
-        }
-    }
-
     fn assertion_refs(&mut self, path: &str, a: &Assertion, actions: &[Action]) {
         match a {
             Assertion::Reaches { consumer, .. } => {
-                self.reference_quiet(path, consumer, Kind::Consumer)
+                self.check_reference(path, consumer, &[Kind::Consumer]);
             }
             Assertion::Compare { node, .. } => {
                 if !self.t.nodes.contains_key(node) {

@@ -70,6 +70,24 @@ pub struct Message {
     pub dlq_attributes: Option<Box<BTreeMap<&'static str, String>>>,
 }
 
+impl Message {
+    /// A new message carrying `body` that descends from this one: same produced event
+    /// (root, time, tracked type, tracing); no attributes, FIFO ids or DLQ attributes.
+    fn descendant(&self, body: String) -> Message {
+        Message {
+            body,
+            attributes: None,
+            root: self.root,
+            produced_at: self.produced_at,
+            tracked_type: self.tracked_type,
+            group_id: None,
+            dedup_id: None,
+            traced: self.traced,
+            dlq_attributes: None,
+        }
+    }
+}
+
 /// How a failed delivery is retried, copied onto the copy when its journey starts.
 #[derive(Clone, Copy, Debug)]
 struct RetrySpec {
@@ -884,7 +902,7 @@ impl Engine {
             let queue = self.letters[key].to;
             self.make_visible(queue, key);
         }
-        self.rebuild_edges(&old);
+        self.rebuild_edges();
         self.producers = (0..new.nodes.len())
             .filter(|&i| matches!(self.nodes[i], NodeRt::Producer(_)))
             .collect();
@@ -1026,7 +1044,7 @@ impl Engine {
         i
     }
 
-    fn rebuild_edges(&mut self, _old: &Compiled) {
+    fn rebuild_edges(&mut self) {
         let compiled = self.compiled.clone();
         for (id, node) in compiled.nodes.iter().enumerate() {
             match node {
@@ -1080,15 +1098,7 @@ impl Engine {
 
     fn time_text(&mut self) -> &str {
         let secs = (self.epoch_ms + self.now / 1_000_000) / 1000;
-        if self.time_text.0 != secs {
-            let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-            self.time_text = (
-                secs,
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-            );
-        }
+        super::produce::time_text(secs, &mut self.time_text);
         &self.time_text.1
     }
 
@@ -1282,7 +1292,7 @@ impl Engine {
             self.track_produced(key);
         }
         let letter = self.letters.remove(key);
-        self.success_edge(&letter, bus);
+        self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
         self.archive(bus, &msg);
         let routes = match routes {
@@ -1349,15 +1359,8 @@ impl Engine {
                 msg.clone()
             } else {
                 Arc::new(Message {
-                    body: body.unwrap_or_else(|| msg.body.clone()),
-                    attributes: None,
-                    root: msg.root,
-                    produced_at: msg.produced_at,
-                    tracked_type: msg.tracked_type,
                     group_id: target.group_id.as_deref().map(Arc::from),
-                    dedup_id: None,
-                    traced: msg.traced,
-                    dlq_attributes: None,
+                    ..msg.descendant(body.unwrap_or_else(|| msg.body.clone()))
                 })
             };
             self.ledger.created += 1;
@@ -1455,7 +1458,7 @@ impl Engine {
             return;
         }
         let letter = self.letters.remove(key);
-        self.success_edge(&letter, topic);
+        self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
@@ -1543,15 +1546,10 @@ impl Engine {
         body.push_str(msg.attributes.as_deref().unwrap_or("{}"));
         body.push('}');
         Arc::new(Message {
-            body,
             attributes: msg.attributes.clone(),
-            root: msg.root,
-            produced_at: msg.produced_at,
-            tracked_type: msg.tracked_type,
             group_id: msg.group_id.clone(),
             dedup_id: msg.dedup_id.clone(),
-            traced: msg.traced,
-            dlq_attributes: None,
+            ..msg.descendant(body)
         })
     }
 
@@ -1584,7 +1582,7 @@ impl Engine {
             return false;
         }
         let letter = self.letters.remove(key);
-        self.success_edge(&letter, node);
+        self.count_delivered(letter.edge, letter.via);
         self.metrics[node].drop("duplicate within 5 minutes");
         self.ledger.dropped += 1;
         self.tracer
@@ -1592,12 +1590,7 @@ impl Engine {
         true
     }
 
-    /// Counts a successful hand-over on the letter's edge and at the bus or topic that
-    /// routed it.
-    fn success_edge(&mut self, letter: &Letter, _to: NodeId) {
-        self.count_delivered(letter.edge, letter.via);
-    }
-
+    /// Counts a successful hand-over on an edge and at the bus or topic that routed it.
     fn count_delivered(&mut self, edge: u32, via: Via) {
         if let Some(e) = self.edges.get_mut(edge as usize) {
             e.delivered += 1;
@@ -1954,12 +1947,7 @@ impl Engine {
         } else {
             (false, "")
         };
-        let owner = match letter.via {
-            Via::Rule { bus, .. } => bus,
-            Via::Subscription { topic } => topic,
-            Via::Producer(p) | Via::Bus(p) => p,
-            Via::DeadLetter | Via::Api => at,
-        };
+        let owner = via_owner(letter.via).unwrap_or(at);
         if exhausted {
             if spec.dlq.is_some() {
                 self.metrics[owner].counters.dlq += 1;
@@ -2044,15 +2032,11 @@ impl Engine {
             attrs.insert("RETRY_ATTEMPTS", letter.retries.to_string());
         }
         let msg = Arc::new(Message {
-            body: letter.msg.body.clone(),
             attributes: letter.msg.attributes.clone(),
-            root: letter.msg.root,
-            produced_at: letter.msg.produced_at,
             tracked_type: u32::MAX,
             group_id: letter.msg.group_id.clone(),
-            dedup_id: None,
-            traced: letter.msg.traced,
             dlq_attributes: (!attrs.is_empty()).then(|| Box::new(attrs)),
+            ..letter.msg.descendant(letter.msg.body.clone())
         });
         self.tracer
             .hop(&msg, self.now, owner, HopKind::DeadLettered);
@@ -2258,15 +2242,9 @@ impl Engine {
             self.ledger.created += 1;
             self.metrics[archive].counters.delivered += 1;
             let copy = Arc::new(Message {
-                body,
-                attributes: None,
-                root: msg.root,
                 produced_at: self.now,
                 tracked_type: u32::MAX,
-                group_id: None,
-                dedup_id: None,
-                traced: msg.traced,
-                dlq_attributes: None,
+                ..msg.descendant(body)
             });
             let edge = self.edge(archive, bus, "replay".into());
             self.edges[edge as usize].sent += 1;
@@ -2526,7 +2504,9 @@ fn sample_latency(latency: &Latency, rng: &mut Pcg64Mcg) -> SimTime {
 
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    crate::pattern::json::write_string(s, &mut out);
+    out
 }
 
 fn fxhash(s: &str) -> u64 {

@@ -122,8 +122,8 @@ thread_local! {
         RefCell::new((Scratch::default(), Vec::new(), u64::MAX, String::new()));
 }
 
-/// RFC 3339 text of a unix second (cached per thread).
-fn time_text(secs: u64, cache: &mut (u64, String)) {
+/// Sets `cache` to the RFC 3339 text of a unix second, unless it holds it already.
+pub(super) fn time_text(secs: u64, cache: &mut (u64, String)) {
     if cache.0 != secs {
         let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
