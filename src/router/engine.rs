@@ -701,8 +701,7 @@ impl Engine {
     pub fn run_until(&mut self, t: SimTime) -> u64 {
         self.target = t;
         let mut steps = 0;
-        while self.next_time().is_some_and(|n| n <= t) {
-            self.step();
+        while self.step_due(t).is_some() {
             steps += 1;
         }
         self.now = self.now.max(t);
@@ -711,15 +710,24 @@ impl Engine {
 
     /// Processes the next scheduled happening; returns its time, or `None` if idle.
     pub fn step(&mut self) -> Option<SimTime> {
+        self.step_due(SimTime::MAX)
+    }
+
+    /// Processes the next happening if it is due at or before `limit` (one look at
+    /// the producers and the timers per happening).
+    fn step_due(&mut self, limit: SimTime) -> Option<SimTime> {
         let timer_at = self.heap.peek().map(|Reverse(t)| t.at);
         match (self.next_producer(), timer_at) {
             (Some((pt, id)), t) if t.is_none_or(|t| pt < t) => {
+                if pt > limit {
+                    return None;
+                }
                 self.now = self.now.max(pt);
                 self.target = self.target.max(pt);
                 self.produce(id);
                 Some(pt)
             }
-            (_, Some(_)) => {
+            (_, Some(at)) if at <= limit => {
                 let Reverse(timer) = self.heap.pop()?;
                 self.now = self.now.max(timer.at);
                 self.fire(timer.kind);
