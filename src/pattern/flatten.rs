@@ -208,6 +208,15 @@ fn skip_string(bytes: &[u8], pos: usize) -> Skip {
     }
 }
 
+/// The end (after the closing quote) of the string whose opening quote is at `pos`
+/// when it holds no escape and no control character; `None` otherwise (then
+/// [`scan_string`] decides).
+#[inline(always)]
+fn plain_string_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let stop = swar::string_stop(bytes, pos + 1);
+    (bytes.get(stop) == Some(&b'"')).then_some(stop + 1)
+}
+
 /// How thoroughly [`scan`] checks the parts of an event nobody asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
@@ -294,17 +303,10 @@ impl<S: Sink> Scanner<'_, '_, S> {
         self.pos += 1;
         self.push(false, true, root);
         loop {
-            let visit = match self.member()? {
-                Some(visit) => visit,
-                None => {
-                    // an empty container closed
-                    if self.after_value()? {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            self.value(visit)?;
+            // `None`: an empty container closed.
+            if let Some(visit) = self.member()? {
+                self.value(visit)?;
+            }
             if self.after_value()? {
                 break;
             }
@@ -364,10 +366,18 @@ impl<S: Sink> Scanner<'_, '_, S> {
         if bytes.get(self.pos) != Some(&b'"') {
             return Err((self.pos, "expected a string key"));
         }
-        let (end, decoded) = scan_string(bytes, self.pos)?;
-        let key: &[u8] = match &decoded {
-            Some(d) => d.as_bytes(),
-            None => &bytes[self.pos + 1..end - 1],
+        // Most keys hold no escape: their text is the raw bytes between the quotes.
+        let decoded;
+        let (end, key): (usize, &[u8]) = match plain_string_end(bytes, self.pos) {
+            Some(end) => (end, &bytes[self.pos + 1..end - 1]),
+            None => {
+                let end;
+                (end, decoded) = scan_string(bytes, self.pos)?;
+                match &decoded {
+                    Some(d) => (end, d.as_bytes()),
+                    None => (end, &bytes[self.pos + 1..end - 1]),
+                }
+            }
         };
         let mut visit = Visit::SKIP;
         if frame.visit.descend {
@@ -407,7 +417,10 @@ impl<S: Sink> Scanner<'_, '_, S> {
         let bytes = self.bytes;
         let pos = self.pos;
         if self.check == Check::Lenient && !visit.live() {
-            self.pos = skip_value(bytes, pos, self.closers)?;
+            self.pos = match bytes.get(pos) {
+                Some(b'"') => skip_string(bytes, pos)?,
+                _ => skip_value(bytes, pos, self.closers)?,
+            };
             return Ok(());
         }
         match bytes.get(pos) {
@@ -429,7 +442,10 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 self.push(true, false, visit);
             }
             Some(b'"') => {
-                let (end, decoded) = scan_string(bytes, pos)?;
+                let (end, decoded) = match plain_string_end(bytes, pos) {
+                    Some(end) => (end, None),
+                    None => scan_string(bytes, pos)?,
+                };
                 if let Some(id) = visit.leaf {
                     let text = match decoded {
                         Some(d) => Cow::Owned(d),
@@ -483,59 +499,68 @@ impl<S: Sink> Scanner<'_, '_, S> {
 
     /// After a complete value (or an empty container just closed): consumes
     /// separators and closing brackets. Returns true when the event is done.
+    #[inline(always)]
     fn after_value(&mut self) -> Result<bool, (usize, &'static str)> {
         let bytes = self.bytes;
         loop {
-            let Some(frame) = self.frames.last() else {
+            let Some(frame) = self.frames.last_mut() else {
                 return Ok(true);
             };
             // In a just-completed container value the top frame is still open.
             if frame.first {
                 return Ok(false);
             }
-            if !frame.array
-                && self.check == Check::Lenient
-                && frame.visit.children > 0
-                && frame.seen.count_ones() == u32::from(frame.visit.children)
-            {
-                // Every key anyone needs here has been read: skip the rest unread.
-                if frame.root {
-                    // Done; the open root frame tells `run` not to check what follows.
-                    return Ok(true);
+            if !frame.array {
+                if self.check == Check::Lenient
+                    && frame.visit.children > 0
+                    && frame.seen.count_ones() == u32::from(frame.visit.children)
+                {
+                    // Every key anyone needs here has been read: skip the rest unread.
+                    if frame.root {
+                        // Done; the open root frame tells `run` not to check what follows.
+                        return Ok(true);
+                    }
+                    self.pos = leave_object(bytes, self.pos, self.closers)?;
+                    self.close();
+                    continue;
                 }
-                self.pos = leave_object(bytes, self.pos, self.closers)?;
-                self.close();
-                continue;
+                self.pos = skip_ws(bytes, self.pos);
+                match bytes.get(self.pos) {
+                    // `member` checks that a key follows.
+                    Some(b',') => {
+                        self.pos += 1;
+                        return Ok(false);
+                    }
+                    Some(b'}') => {
+                        self.pos += 1;
+                        self.close();
+                        continue;
+                    }
+                    None => return Err((self.pos, "unexpected end of the event")),
+                    Some(_) => return Err((self.pos, "expected ',' or '}'")),
+                }
             }
             self.pos = skip_ws(bytes, self.pos);
-            let array = frame.array;
-            match (bytes.get(self.pos), array) {
-                (Some(b','), _) => {
+            match bytes.get(self.pos) {
+                Some(b',') => {
                     self.pos += 1;
-                    if array
-                        && frame.visit.live()
+                    if frame.visit.live()
                         && let Some(last) = self.trail.last_mut()
                     {
                         last.index += 1;
                     }
                     let next = skip_ws(bytes, self.pos);
-                    match (bytes.get(next), array) {
-                        (Some(b'"'), false) => {}
-                        (_, false) => return Err((next, "expected a string key")),
-                        (Some(b']') | None, true) => {
-                            return Err((next, "expected a value after ','"));
-                        }
-                        _ => {}
+                    if matches!(bytes.get(next), Some(b']') | None) {
+                        return Err((next, "expected a value after ','"));
                     }
                     return Ok(false);
                 }
-                (Some(b'}'), false) | (Some(b']'), true) => {
+                Some(b']') => {
                     self.pos += 1;
                     self.close();
                 }
-                (None, _) => return Err((self.pos, "unexpected end of the event")),
-                (Some(_), false) => return Err((self.pos, "expected ',' or '}'")),
-                (Some(_), true) => return Err((self.pos, "expected ',' or ']'")),
+                None => return Err((self.pos, "unexpected end of the event")),
+                Some(_) => return Err((self.pos, "expected ',' or ']'")),
             }
         }
     }

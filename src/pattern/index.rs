@@ -385,7 +385,9 @@ impl FieldIndex {
         }
         // Whether the spelling is exactly a double is only worked out when some
         // condition would take the value.
-        let mut exact = None;
+        // A plain integer is exact and its value needs no float parsing.
+        let plain = number::plain_integer(raw);
+        let mut exact = plain.map(|_| true);
         let mut is_exact = || {
             *exact
                 .get_or_insert_with(|| number::parse(raw).is_some_and(|v| number::is_exact(raw, v)))
@@ -400,7 +402,7 @@ impl FieldIndex {
         if !self.wants_value_of_numbers {
             return;
         }
-        let Some(v) = number::parse(raw) else {
+        let Some(v) = plain.or_else(|| number::parse(raw)) else {
             return;
         };
         let mut gated = |cond| {
@@ -484,7 +486,8 @@ impl FieldIndex {
                 }
             }
             Scalar::Num(raw) => {
-                if let Some(v) = number::parse(raw).filter(|_| !self.but_numbers.is_empty())
+                if !self.but_numbers.is_empty()
+                    && let Some(v) = number::plain_integer(raw).or_else(|| number::parse(raw))
                     && let Some(entries) = self.but_numbers.get(&number::key(v))
                     && number::is_exact(raw, v)
                 {

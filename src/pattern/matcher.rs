@@ -127,11 +127,13 @@ struct ChildMap {
 }
 
 impl ChildMap {
-    #[inline]
+    #[inline(always)]
     fn get(&self, key: &[u8]) -> Visit {
         if self.large.is_empty() {
+            // Length and end bytes first: most keys differ there, without a `memcmp`.
+            let ends = (key.first(), key.last());
             for (k, v) in &self.small {
-                if k.len() == key.len() && **k == *key {
+                if k.len() == key.len() && (k.first(), k.last()) == ends && **k == *key {
                     return *v;
                 }
             }
@@ -698,8 +700,6 @@ struct State {
     hits_sorted: bool,
     trails: Vec<ArrayPos>,
     fold: String,
-    /// Conditions satisfied by the value being processed.
-    found: Vec<u32>,
     /// Values kept for deferred conditions, their text in `recorded_text`.
     recorded: Vec<Recorded>,
     recorded_text: String,
@@ -829,49 +829,86 @@ impl Sink for MatchSink<'_, '_> {
                 trail: range,
             });
         }
-        let mut fold = std::mem::take(&mut s.fold);
-        let mut found = std::mem::take(&mut s.found);
-        found.clear();
-        field.collect(&value, &mut fold, &mut |cond| found.push(cond));
-        s.fold = fold;
-        if found.is_empty() {
-            s.found = found;
+        // Each satisfied condition is stamped and counted as it is found (a condition
+        // may be reported more than once; only its first report counts).
+        let State {
+            fold,
+            cond_state,
+            sub_state,
+            complete,
+            hits,
+            trails,
+            ..
+        } = s;
+        let mut counter = Counter {
+            epoch,
+            trail,
+            trail_range,
+            conds: &m.conds,
+            cond_state,
+            sub_state,
+            complete,
+            hits,
+            trails,
+        };
+        let mut emit = |cond: u32| counter.hit(cond);
+        field.collect(&value, fold, &mut emit);
+    }
+}
+
+/// Stamps and counts the conditions one value satisfies.
+struct Counter<'a> {
+    epoch: u32,
+    trail: &'a [ArrayPos],
+    /// The value's trail in `trails`, once stored.
+    trail_range: Option<(u32, u32)>,
+    conds: &'a [Cond],
+    cond_state: &'a mut [CondState],
+    sub_state: &'a mut [u64],
+    complete: &'a mut Vec<u32>,
+    hits: &'a mut Vec<Hit>,
+    trails: &'a mut Vec<ArrayPos>,
+}
+
+impl Counter<'_> {
+    #[inline(always)]
+    fn hit(&mut self, cond: u32) {
+        let epoch = self.epoch;
+        let Some(state) = self.cond_state.get_mut(cond as usize) else {
             return;
-        }
-        if trail.is_empty() {
-            for &cond in &found {
-                s.cond_state[cond as usize].free = epoch;
-            }
+        };
+        if self.trail.is_empty() {
+            state.free = epoch;
         } else {
-            let (start, len) = *trail_range.get_or_insert_with(|| {
-                let start = s.trails.len() as u32;
-                s.trails.extend_from_slice(trail);
+            let (trail, trails) = (self.trail, &mut *self.trails);
+            let (start, len) = *self.trail_range.get_or_insert_with(|| {
+                let start = trails.len() as u32;
+                trails.extend_from_slice(trail);
                 (start, trail.len() as u32)
             });
-            s.hits
-                .extend(found.iter().map(|&cond| Hit { cond, start, len }));
+            self.hits.push(Hit { cond, start, len });
         }
-        for &cond in &found {
-            let state = &mut s.cond_state[cond as usize];
-            if state.seen == epoch {
-                continue;
-            }
-            state.seen = epoch;
-            let info = m.conds[cond as usize];
-            if info.need == 0 {
-                continue;
-            }
-            let sub = &mut s.sub_state[info.subrule as usize];
-            let count = if (*sub >> 32) as u32 == epoch {
-                (*sub as u32) + 1
-            } else {
-                1
-            };
-            *sub = (u64::from(epoch) << 32) | u64::from(count);
-            if count == info.need {
-                s.complete.push(info.subrule);
-            }
+        if state.seen == epoch {
+            return;
         }
-        s.found = found;
+        state.seen = epoch;
+        let Some(&info) = self.conds.get(cond as usize) else {
+            return;
+        };
+        if info.need == 0 {
+            return;
+        }
+        let Some(sub) = self.sub_state.get_mut(info.subrule as usize) else {
+            return;
+        };
+        let count = if (*sub >> 32) as u32 == epoch {
+            (*sub as u32) + 1
+        } else {
+            1
+        };
+        *sub = (u64::from(epoch) << 32) | u64::from(count);
+        if count == info.need {
+            self.complete.push(info.subrule);
+        }
     }
 }

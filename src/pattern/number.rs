@@ -28,6 +28,30 @@ pub fn parse(raw: &str) -> Option<f64> {
     Some(if value == 0.0 { 0.0 } else { value })
 }
 
+/// The value of a plain integer text (`-?[0-9]{1,15}`), which is always comparable:
+/// what [`parse`] returns, with [`is_exact`] known to hold, without float parsing.
+#[inline]
+pub fn plain_integer(raw: &str) -> Option<f64> {
+    let bytes = raw.as_bytes();
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        value = value * 10 + i64::from(d);
+    }
+    // Below 2^53: converted exactly; `-0` becomes `0` as in `parse`.
+    Some(if negative { -value } else { value } as f64)
+}
+
 /// Is `raw` exactly the decimal value of `value`'s shortest representation?
 pub fn is_exact(raw: &str, value: f64) -> bool {
     if has_short_mantissa(raw) {
@@ -249,6 +273,40 @@ mod tests {
         assert_eq!(key("120"), key("1.2e2"));
         assert_ne!(key("0.012"), key("0.0012"));
         assert_eq!(key("-122.38871838371378"), key("-1.2238871838371378e2"));
+    }
+
+    #[test]
+    fn plain_integers_agree_with_parse() {
+        for s in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "321",
+            "999999999999999",
+            "-999999999999999",
+            "1000000",
+        ] {
+            let fast = super::plain_integer(s);
+            assert_eq!(
+                fast.map(f64::to_bits),
+                super::parse(s).map(f64::to_bits),
+                "{s}"
+            );
+            assert!(fast.is_some_and(|v| super::is_exact(s, v)), "{s}");
+        }
+        for s in [
+            "",
+            "-",
+            "1.5",
+            "1e3",
+            "1000000000000000",
+            "12a",
+            "+1",
+            "--1",
+        ] {
+            assert_eq!(super::plain_integer(s), None, "{s}");
+        }
     }
 
     #[test]
