@@ -276,7 +276,17 @@ impl JsonPath {
 /// found in one pass; of duplicate keys the first counts.
 pub struct TopLevel<'t> {
     text: &'t str,
-    members: Vec<(&'t str, usize, usize)>,
+    members: Vec<Member<'t>>,
+}
+
+/// One top-level member: its raw key (the text between the key's quotes), whether that
+/// contains an escape, and its value's byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Member<'t> {
+    key: &'t str,
+    escaped: bool,
+    start: usize,
+    end: usize,
 }
 
 impl<'t> TopLevel<'t> {
@@ -289,7 +299,7 @@ impl<'t> TopLevel<'t> {
         if b.get(i) == Some(&b'{') {
             i = raw::ws(b, i + 1);
             while b.get(i) == Some(&b'"') {
-                let Some(key_end) = raw::skip_value(b, i) else {
+                let Some((key_end, escaped)) = raw::string_end(b, i) else {
                     break;
                 };
                 let key = &text[i + 1..key_end - 1];
@@ -301,7 +311,12 @@ impl<'t> TopLevel<'t> {
                 let Some(end) = raw::skip_value(b, start) else {
                     break;
                 };
-                members.push((key, start, end));
+                members.push(Member {
+                    key,
+                    escaped,
+                    start,
+                    end,
+                });
                 i = raw::ws(b, end);
                 match b.get(i) {
                     Some(b',') => i = raw::ws(b, i + 1),
@@ -312,24 +327,62 @@ impl<'t> TopLevel<'t> {
         TopLevel { text, members }
     }
 
+    /// The index of `text` from members its writer already knows, without scanning:
+    /// each `(raw key, value start, value end)` in text order, exactly as
+    /// [`TopLevel::new`] would find them (the raw key is the text between the key's
+    /// quotes; the range is the value's, without surrounding white space). For a writer
+    /// that has just produced `text` (the router's envelope).
+    pub fn from_offsets(text: &'t str, members: &[(&'t str, usize, usize)]) -> TopLevel<'t> {
+        let top = TopLevel {
+            text,
+            members: members
+                .iter()
+                .map(|&(key, start, end)| Member {
+                    key,
+                    escaped: key.bytes().any(|c| c == b'\\'),
+                    start,
+                    end,
+                })
+                .collect(),
+        };
+        debug_assert!(
+            top.members == TopLevel::new(text).members,
+            "offsets disagree with the text: {text}"
+        );
+        top
+    }
+
+    /// The members as `(raw key, value start, value end)`.
+    #[cfg(test)]
+    pub(crate) fn members_for_test(&self) -> Vec<(&'t str, usize, usize)> {
+        self.members
+            .iter()
+            .map(|m| (m.key, m.start, m.end))
+            .collect()
+    }
+
     fn get(&self, key: &str) -> Option<(usize, usize)> {
-        self.members.iter().find_map(|&(raw_key, start, end)| {
-            let same = if raw_key.contains('\\') {
-                serde_json::from_str::<String>(&format!("\"{raw_key}\""))
-                    .ok()
-                    .as_deref()
-                    == Some(key)
+        self.members.iter().find_map(|m| {
+            let same = if m.escaped {
+                raw::unescaped_key_is(m.key, key)
             } else {
-                raw_key == key
+                m.key == key
             };
-            same.then_some((start, end))
+            same.then_some((m.start, m.end))
         })
     }
 }
 
 /// A minimal reader of JSON text for [`JsonPath::select_raw`]: finds members and
 /// elements by skipping values, without allocating.
+///
+/// Skipping follows [`crate::pattern::value_end`] exactly (only strings and brackets are
+/// looked at; a string's escapes are stepped over, not checked; brackets must pair up),
+/// eight bytes at a time.
 mod raw {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+
     pub(super) fn ws(b: &[u8], mut at: usize) -> usize {
         while at < b.len() && matches!(b[at], b' ' | b'\t' | b'\n' | b'\r') {
             at += 1;
@@ -337,12 +390,230 @@ mod raw {
         at
     }
 
-    fn string_end(b: &[u8], at: usize) -> Option<usize> {
-        crate::pattern::skip_string_at(b, at)
+    #[inline]
+    fn word_at(b: &[u8], i: usize) -> Option<u64> {
+        let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(chunk))
     }
 
+    /// Bit 7 of a byte set where `w` has a zero byte (exact for the lowest one, which is
+    /// all that is used).
+    #[inline]
+    fn zero_bytes(w: u64) -> u64 {
+        w.wrapping_sub(ONES) & !w & HIGHS
+    }
+
+    #[inline]
+    fn equal_bytes(w: u64, byte: u8) -> u64 {
+        zero_bytes(w ^ (u64::from(byte) * ONES))
+    }
+
+    /// Bit 7 of the lowest byte of `w` that is `"`, `\` or a control character.
+    #[inline]
+    fn special_bytes(w: u64) -> u64 {
+        equal_bytes(w, b'"') | equal_bytes(w, b'\\') | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
+    }
+
+    /// Whether `s` has a byte that is `"`, `\` or a control character (what a JSON
+    /// string literal must escape).
+    #[inline]
+    pub(super) fn has_special(s: &str) -> bool {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while let Some(w) = word_at(b, i) {
+            if special_bytes(w) != 0 {
+                return true;
+            }
+            i += 8;
+        }
+        b[i.min(b.len())..]
+            .iter()
+            .any(|&c| c == b'"' || c == b'\\' || c < 0x20)
+    }
+
+    /// Whether `s` contains a `\`.
+    #[inline]
+    pub(super) fn has_backslash(s: &str) -> bool {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while let Some(w) = word_at(b, i) {
+            if equal_bytes(w, b'\\') != 0 {
+                return true;
+            }
+            i += 8;
+        }
+        b[i.min(b.len())..].contains(&b'\\')
+    }
+
+    /// The first offset at or after `i` holding `"` or `\` (or the length).
+    #[inline]
+    fn quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+        while let Some(w) = word_at(b, i) {
+            let hits = equal_bytes(w, b'"') | equal_bytes(w, b'\\');
+            if hits != 0 {
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if c == b'"' || c == b'\\' {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// The first offset at or after `i` holding `"`, `[`, `]`, `{` or `}` (or the length).
+    #[inline]
+    fn structural(b: &[u8], mut i: usize) -> usize {
+        while let Some(w) = word_at(b, i) {
+            let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
+            let hits = equal_bytes(w, b'"') | equal_bytes(folded, b'{') | equal_bytes(folded, b'}');
+            if hits != 0 {
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if matches!(c, b'"' | b'[' | b']' | b'{' | b'}') {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// The end of the string whose opening quote is at `at`, and whether it contains a
+    /// backslash (escapes are stepped over, not checked).
+    #[inline]
+    pub(super) fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
+        let mut i = at + 1;
+        let mut escaped = false;
+        loop {
+            i = quote_or_backslash(b, i);
+            if *b.get(i)? == b'"' {
+                return Some((i + 1, escaped));
+            }
+            escaped = true;
+            i += 2;
+        }
+    }
+
+    /// The end of the JSON value starting at `at` (no white space before it); `None` if
+    /// the text ends first or brackets do not pair up.
+    #[inline]
     pub(super) fn skip_value(b: &[u8], at: usize) -> Option<usize> {
-        crate::pattern::value_end(b, at)
+        match *b.get(at)? {
+            b'"' => string_end(b, at).map(|(end, _)| end),
+            b'{' | b'[' => skip_compound(b, at),
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                let mut i = at;
+                while b
+                    .get(i)
+                    .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
+                {
+                    i += 1;
+                }
+                Some(i)
+            }
+            _ => None,
+        }
+    }
+
+    /// What a byte is to [`skip_compound`]: 0 nothing, 1 `"`, 2 `{` or `[`, 3 `}` or `]`.
+    static CLASS: [u8; 256] = {
+        let mut class = [0u8; 256];
+        class[b'"' as usize] = 1;
+        class[b'{' as usize] = 2;
+        class[b'[' as usize] = 2;
+        class[b'}' as usize] = 3;
+        class[b']' as usize] = 3;
+        class
+    };
+
+    /// Skips the object or array at `at`. The expected closers of the first 64 levels
+    /// are bits of a word (1: `}`, 0: `]`, innermost lowest); deeper texts go the slow way.
+    /// Byte by byte, strings included: inside an event's values structure is dense and
+    /// strings are short, where word-wide searches stop every few bytes anyway.
+    fn skip_compound(b: &[u8], at: usize) -> Option<usize> {
+        let mut stack = u64::from(b[at] == b'{');
+        let mut depth = 1u32;
+        let mut i = at + 1;
+        loop {
+            let c = *b.get(i)?;
+            i += 1;
+            match CLASS[usize::from(c)] {
+                0 => {}
+                1 => loop {
+                    let c = *b.get(i)?;
+                    i += 1;
+                    if c == b'"' {
+                        break;
+                    }
+                    if c == b'\\' {
+                        i += 1;
+                    }
+                },
+                2 => {
+                    if depth == 64 {
+                        return skip_compound_deep(b, at);
+                    }
+                    stack = stack << 1 | u64::from(c == b'{');
+                    depth += 1;
+                }
+                _ => {
+                    if ((stack & 1) == 1) != (c == b'}') {
+                        return None;
+                    }
+                    stack >>= 1;
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`skip_compound`] for any depth.
+    #[cold]
+    fn skip_compound_deep(b: &[u8], at: usize) -> Option<usize> {
+        let mut closers = Vec::new();
+        let mut i = at;
+        loop {
+            i = structural(b, i);
+            let c = *b.get(i)?;
+            match c {
+                b'"' => i = string_end(b, i)?.0,
+                b'{' => {
+                    closers.push(b'}');
+                    i += 1;
+                }
+                b'[' => {
+                    closers.push(b']');
+                    i += 1;
+                }
+                _ => {
+                    if closers.pop() != Some(c) {
+                        return None;
+                    }
+                    i += 1;
+                    if closers.is_empty() {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the raw key `raw_key` (text between quotes, with escapes) decodes to `key`.
+    #[cold]
+    pub(super) fn unescaped_key_is(raw_key: &str, key: &str) -> bool {
+        serde_json::from_str::<String>(&format!("\"{raw_key}\""))
+            .ok()
+            .as_deref()
+            == Some(key)
     }
 
     /// The start of member `key`'s value in the object at `at`.
@@ -353,9 +624,9 @@ mod raw {
         }
         let mut i = ws(b, at + 1);
         while b.get(i) == Some(&b'"') {
-            let end = string_end(b, i)?;
+            let (end, escaped) = string_end(b, i)?;
             let raw_key = &text[i + 1..end - 1];
-            let same = if raw_key.contains('\\') {
+            let same = if escaped {
                 serde_json::from_str::<String>(&text[i..end])
                     .ok()
                     .as_deref()
@@ -876,7 +1147,8 @@ impl InputTransformer {
                 (Mode::Value, Filler::Str(s)) => push_json_string(&mut out, &s),
                 (Mode::Raw | Mode::Flat, Filler::Missing) => {}
                 (Mode::Raw, Filler::Str(s)) => {
-                    suspicious |= s.chars().any(|c| c == '"' || c == '\\' || c < ' ');
+                    // `"`, `\` and control characters are ASCII: a byte search will do.
+                    suspicious |= raw::has_special(&s);
                     out.push_str(&s);
                 }
                 (Mode::Flat, Filler::Str(s)) => out.push_str(&s),
@@ -887,7 +1159,10 @@ impl InputTransformer {
                     out.push_str(&text);
                 }
                 (Mode::Flat, Filler::Compound(text)) => {
-                    out.extend(text.chars().filter(|c| *c != '"'));
+                    // `"` is ASCII: dropping its bytes drops the characters.
+                    for run in text.split('"') {
+                        out.push_str(run);
+                    }
                 }
             }
         }
@@ -901,7 +1176,7 @@ fn filler_of_raw(raw: Option<&str>) -> Filler<'_> {
         None => Filler::Missing,
         Some(text) if text.len() >= 2 && text.starts_with('"') => {
             let inner = &text[1..text.len() - 1];
-            if inner.contains('\\') {
+            if raw::has_backslash(inner) {
                 match serde_json::from_str::<String>(text) {
                     Ok(s) => Filler::Str(Cow::Owned(s)),
                     Err(_) => Filler::Missing,
@@ -967,7 +1242,15 @@ fn without_detail(event: &Value) -> String {
 
 /// Appends `s` as a JSON string literal.
 fn push_json_string(out: &mut String, s: &str) {
-    crate::pattern::json::write_string(s, out);
+    if raw::has_special(s) {
+        crate::pattern::json::write_string(s, out);
+    } else {
+        // Nothing to escape: what `write_string` would write, without its char loop.
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
 }
 
 fn join(base: &str, field: &str) -> String {
@@ -1404,6 +1687,92 @@ mod tests {
                     "{path}"
                 );
             }
+        }
+    }
+
+    /// The raw reader skips exactly as the pattern engine's `value_end` does, on valid,
+    /// truncated, corrupted and deeply nested texts.
+    #[test]
+    fn raw_skipping_agrees_with_the_pattern_engine() {
+        let deep = format!("{}1{}", "[{\"a\":".repeat(40), "}]".repeat(40));
+        let too_deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+        let mismatched = format!("{}{}", "[".repeat(70), "}".repeat(70));
+        let samples = [
+            EC2_EVENT,
+            LS_EVENT,
+            r#"{"a":"x\"y\\","b":[1,{"c":"]}"}],"d":-1.5e+3,"e":true}"#,
+            r#"{"a": [ {"b" : "c\\"} , 2 ] , "k\"q" : null }"#,
+            r#"["\u00e9 ✓ é", {"x": "{[\"]}"}]"#,
+            deep.as_str(),
+            too_deep.as_str(),
+            mismatched.as_str(),
+        ];
+        // A small deterministic generator of corruptions.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for sample in samples {
+            let b = sample.as_bytes();
+            texts.push(b.to_vec());
+            for cut in 0..b.len() {
+                texts.push(b[..cut].to_vec());
+            }
+            for _ in 0..200 {
+                let mut t = b.to_vec();
+                let at = (next() as usize) % t.len();
+                t[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
+                texts.push(t);
+            }
+        }
+        for t in &texts {
+            for at in 0..t.len() {
+                assert_eq!(
+                    raw::skip_value(t, at),
+                    crate::pattern::value_end(t, at),
+                    "{:?} at {at}",
+                    String::from_utf8_lossy(t)
+                );
+                if t[at] == b'"' {
+                    assert_eq!(
+                        raw::string_end(t, at).map(|(end, _)| end),
+                        crate::pattern::skip_string_at(t, at),
+                        "{:?} at {at}",
+                        String::from_utf8_lossy(t)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_strings_are_written_as_serde_writes_them() {
+        for s in [
+            "",
+            "plain",
+            "exactly8",
+            "longer than eight bytes, no escapes at all",
+            "quote \" here",
+            "back\\slash",
+            "ctl \u{1} \u{1f} \n \t",
+            "é ✓ \u{2028} \u{7f}",
+            "12345678\"",
+        ] {
+            let mut ours = String::from("x");
+            push_json_string(&mut ours, s);
+            let mut theirs = String::from("x");
+            crate::pattern::json::write_string(s, &mut theirs);
+            assert_eq!(ours, theirs, "{s:?}");
+            assert_eq!(
+                raw::has_special(s),
+                s.chars().any(|c| c == '"' || c == '\\' || c < ' '),
+                "{s:?}"
+            );
+            assert_eq!(raw::has_backslash(s), s.contains('\\'), "{s:?}");
         }
     }
 

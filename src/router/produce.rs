@@ -163,6 +163,28 @@ fn prepare_with(
     ids: &mut Vec<RuleId>,
     clock: &mut (u64, String),
 ) -> Prepared {
+    let mut members: EnvelopeMembers = [("", 0, 0); ENVELOPE_MEMBERS];
+    let (mut out, known) = prepare_body(src, seq, time, clock, &mut members);
+    if let Some(bus) = src.bus {
+        let members = known.then_some(&members[..]);
+        out.routes = route_with(bus, &out.body, members, &clock.1, scratch, ids);
+    }
+    out
+}
+
+/// The envelope's top-level members as [`prepare_body`] writes them: raw key, value range.
+type EnvelopeMembers = [(&'static str, usize, usize); ENVELOPE_MEMBERS];
+
+/// Everything of [`prepare_with`] but the routes. When it writes an envelope whose
+/// top-level members it knows, it fills in `members` and says so (so that routing need
+/// not scan the event again to find them).
+fn prepare_body(
+    src: &Source<'_>,
+    seq: u64,
+    time: f64,
+    clock: &mut (u64, String),
+    members: &mut EnvelopeMembers,
+) -> (Prepared, bool) {
     let mut rng = rng_for(src.stream, seq, 0);
     let now_ms = src.epoch_ms + (time as u64) / 1_000_000;
     time_text(now_ms / 1000, clock);
@@ -179,6 +201,7 @@ fn prepare_with(
         tracked_type: u32::MAX,
         routes: None,
     };
+    let mut members_known = false;
     if let Some(lines) = &p.replay {
         if let Some(line) = lines.get((seq as usize - 1) % lines.len().max(1)) {
             out.body = if to_bus {
@@ -191,7 +214,7 @@ fn prepare_with(
     } else if let Some(total) = p.mix.last().map(|(w, _)| *w) {
         let pick = rng.random::<f64>() * total;
         let Some((_, event)) = p.mix.iter().find(|(w, _)| pick < *w).or(p.mix.last()) else {
-            return out;
+            return (out, false);
         };
         let ctx = RenderContext {
             seq,
@@ -201,36 +224,69 @@ fn prepare_with(
         let body = &mut out.body;
         if to_bus {
             let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
-            body.push_str("{\"version\":\"0\",\"id\":\"");
+            // Each template renders one compact JSON value; the three texts below are
+            // written between quotes unescaped, so their ranges are known only when
+            // they hold no `"` or `\`.
+            members_known = [p.info.account.as_str(), now_text, src.region]
+                .iter()
+                .all(|t| {
+                    t.bytes()
+                        .fold(true, |ok, b| ok & (b != b'"') & (b != b'\\'))
+                });
+            body.push_str("{\"version\":");
+            let mut at = body.len();
+            body.push_str("\"0\"");
+            members[0] = ("version", at, body.len());
+            body.push_str(",\"id\":");
+            at = body.len();
+            body.push('"');
             body.push_str(
                 id.hyphenated()
                     .encode_lower(&mut uuid::Uuid::encode_buffer()),
             );
-            body.push_str("\",\"detail-type\":");
-            let at = body.len();
+            body.push('"');
+            members[1] = ("id", at, body.len());
+            body.push_str(",\"detail-type\":");
+            at = body.len();
             event.detail_type.render(&mut rng, &ctx, body);
+            members[2] = ("detail-type", at, body.len());
             if !src.tracked.is_empty()
-                && let Ok(dt) = serde_json::from_str::<String>(&body[at..])
+                && let Some(dt) = json_string_value(&body[at..])
             {
-                out.tracked_type = src.tracked.get(&dt).copied().unwrap_or(u32::MAX);
+                out.tracked_type = src.tracked.get(&*dt).copied().unwrap_or(u32::MAX);
             }
             body.push_str(",\"source\":");
+            at = body.len();
             event.source.render(&mut rng, &ctx, body);
-            for (key, value) in [
-                (",\"account\":\"", p.info.account.as_str()),
-                ("\",\"time\":\"", now_text),
-                ("\",\"region\":\"", src.region),
-            ] {
+            members[3] = ("source", at, body.len());
+            for (n, (key, value)) in [
+                ("account", p.info.account.as_str()),
+                ("time", now_text),
+                ("region", src.region),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                body.push_str(",\"");
                 body.push_str(key);
+                body.push_str("\":");
+                at = body.len();
+                body.push('"');
                 body.push_str(value);
+                body.push('"');
+                members[4 + n] = (key, at, body.len());
             }
-            body.push_str("\",\"resources\":");
+            body.push_str(",\"resources\":");
+            at = body.len();
             match &event.resources {
                 Some(r) => r.render(&mut rng, &ctx, body),
                 None => body.push_str("[]"),
             }
+            members[7] = ("resources", at, body.len());
             body.push_str(",\"detail\":");
+            at = body.len();
             event.detail.render(&mut rng, &ctx, body);
+            members[8] = ("detail", at, body.len());
             body.push('}');
         } else {
             event.detail.render(&mut rng, &ctx, body);
@@ -262,10 +318,24 @@ fn prepare_with(
         out.group_id = string_of(&event.group_id);
         out.dedup_id = string_of(&event.dedup_id);
     }
-    if let Some(bus) = src.bus {
-        out.routes = route(bus, &out.body, now_text, scratch, ids);
+    (out, members_known)
+}
+
+/// Top-level members of the envelope [`prepare`] writes for a bus.
+const ENVELOPE_MEMBERS: usize = 9;
+
+/// The text of a JSON string literal (`None` when `json` is not exactly one).
+fn json_string_value(json: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"');
+    match inner {
+        // Nothing escaped: the text between the quotes is the string.
+        Some(inner) if !inner.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+            Some(std::borrow::Cow::Borrowed(inner))
+        }
+        _ => serde_json::from_str::<String>(json)
+            .ok()
+            .map(std::borrow::Cow::Owned),
     }
-    out
 }
 
 /// The deliveries a bus makes for an event: matched rules (disabled ones included; the
@@ -273,6 +343,19 @@ fn prepare_with(
 pub fn route(
     bus: &CompiledBus,
     body: &str,
+    ingestion_time: &str,
+    scratch: &mut Scratch,
+    ids: &mut Vec<RuleId>,
+) -> Option<Vec<Route>> {
+    route_with(bus, body, None, ingestion_time, scratch, ids)
+}
+
+/// [`route`], with the event's top-level members when the caller wrote the event and
+/// knows them (see [`TopLevel::from_offsets`]); else they are found by scanning.
+fn route_with<'b>(
+    bus: &CompiledBus,
+    body: &'b str,
+    members: Option<&[(&'b str, usize, usize)]>,
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
@@ -297,7 +380,10 @@ pub fn route(
                         rule_name: &rule.name,
                         ingestion_time,
                     };
-                    let top = top.get_or_insert_with(|| TopLevel::new(body));
+                    let top = top.get_or_insert_with(|| match members {
+                        Some(members) => TopLevel::from_offsets(body, members),
+                        None => TopLevel::new(body),
+                    });
                     match input.render_from(top, &reserved) {
                         Ok(std::borrow::Cow::Borrowed(text))
                             if std::ptr::eq(text.as_ptr(), body.as_ptr())
@@ -368,5 +454,130 @@ fn attribute_value(json: &str) -> (&'static str, String) {
         Ok(serde_json::Value::Number(n)) => ("Number", n.to_string()),
         Ok(v @ serde_json::Value::Array(_)) => ("String.Array", v.to_string()),
         _ => ("String", json.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::compile::CompiledNode;
+    use crate::model::{Compiled, Topology, compile};
+
+    fn example() -> Compiled {
+        let text = include_str!("../../examples/ecommerce.json");
+        let topology = Topology::from_json(text).expect("example loads");
+        compile(&topology, None).unwrap_or_else(|p| panic!("{p:?}"))
+    }
+
+    fn node<'c>(c: &'c Compiled, name: &str) -> &'c CompiledNode {
+        &c.nodes[c.node_id(name).expect("node")]
+    }
+
+    /// The index built from the offsets the envelope writer knows is the one scanning
+    /// finds, and routing through it delivers the same bodies.
+    #[test]
+    fn envelope_offsets_agree_with_scanning() {
+        let c = example();
+        let CompiledNode::Bus(bus) = node(&c, "orders") else {
+            panic!("orders is a bus");
+        };
+        let tracked: HashMap<String, u32> = [
+            ("OrderPlaced".to_owned(), 0),
+            ("OrderCancelled".to_owned(), 1),
+        ]
+        .into();
+        let mut checked = 0;
+        for name in ["web", "mobile"] {
+            let CompiledNode::Producer(producer) = node(&c, name) else {
+                panic!("{name} is a producer");
+            };
+            let src = Source {
+                producer,
+                bus: Some(bus),
+                region: "eu-west-1",
+                stream: stream_of(42, name),
+                epoch_ms: 1_700_000_000_000,
+                tracked: &tracked,
+            };
+            for seq in 1..=400 {
+                let time = seq as f64 * 7.3e8;
+                let mut clock = (u64::MAX, String::new());
+                let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
+                let (prepared, known) = prepare_body(&src, seq, time, &mut clock, &mut members);
+                assert!(known, "the envelope's members are known");
+                let body = prepared.body.as_str();
+                assert_eq!(
+                    TopLevel::from_offsets(body, &members).members_for_test(),
+                    TopLevel::new(body).members_for_test(),
+                    "{body}"
+                );
+                assert_eq!(prepared.tracked_type, tracked_type_of(body, &tracked));
+                assert_ne!(prepared.tracked_type, u32::MAX);
+
+                // The whole preparation routes as scanning the body does.
+                let prepared = prepare(&src, seq, time);
+                let scanned = route(
+                    bus,
+                    &prepared.body,
+                    &clock.1,
+                    &mut Scratch::default(),
+                    &mut Vec::new(),
+                );
+                assert_eq!(
+                    format!("{:?}", prepared.routes),
+                    format!("{scanned:?}"),
+                    "{body}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 800);
+    }
+
+    #[test]
+    fn envelope_members_unknown_when_a_text_needs_escaping() {
+        let c = example();
+        let CompiledNode::Bus(bus) = node(&c, "orders") else {
+            panic!("orders is a bus");
+        };
+        let CompiledNode::Producer(producer) = node(&c, "web") else {
+            panic!("web is a producer");
+        };
+        let tracked = HashMap::new();
+        for region in [r#"eu-"west"-1"#, r"eu\west"] {
+            let src = Source {
+                producer,
+                bus: Some(bus),
+                region,
+                stream: 1,
+                epoch_ms: 0,
+                tracked: &tracked,
+            };
+            let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
+            let mut clock = (u64::MAX, String::new());
+            let (_, known) = prepare_body(&src, 1, 0.0, &mut clock, &mut members);
+            assert!(!known, "{region}");
+        }
+    }
+
+    #[test]
+    fn json_string_values() {
+        for (json, expected) in [
+            (r#""OrderPlaced""#, Some("OrderPlaced")),
+            (r#""""#, Some("")),
+            (r#""caf\u00e9 \"x\"""#, Some("café \"x\"")),
+            (r#""é ✓""#, Some("é ✓")),
+            ("12", None),
+            (r#""a"b""#, None),
+            ("\"", None),
+            ("\"tab\t\"", None),
+        ] {
+            assert_eq!(json_string_value(json).as_deref(), expected, "{json}");
+            assert_eq!(
+                json_string_value(json).map(|s| s.into_owned()),
+                serde_json::from_str::<String>(json).ok(),
+                "{json}"
+            );
+        }
     }
 }
