@@ -35,6 +35,36 @@ pub fn consistent(a: &[ArrayPos], b: &[ArrayPos]) -> bool {
     true
 }
 
+/// A scalar value as a [`Sink`] receives it: text as bytes, which are always valid
+/// UTF-8 (checked by the scan), so lookups need not build a `&str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A string's decoded text (valid UTF-8).
+    Str(&'a [u8]),
+    /// A number as written (ASCII).
+    Num(&'a [u8]),
+    /// `true`
+    True,
+    /// `false`
+    False,
+    /// `null`
+    Null,
+}
+
+impl<'a> Value<'a> {
+    /// The value as a [`Scalar`] (its text checked again, which cannot fail).
+    pub fn to_scalar(self) -> Scalar<'a> {
+        let text = |b: &'a [u8]| Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default());
+        match self {
+            Value::Str(b) => Scalar::Str(text(b)),
+            Value::Num(b) => Scalar::Num(text(b)),
+            Value::True => Scalar::True,
+            Value::False => Scalar::False,
+            Value::Null => Scalar::Null,
+        }
+    }
+}
+
 /// "No slot": the key is not one of a fixed set of expected keys.
 pub const NO_SLOT: u8 = u8::MAX;
 
@@ -91,7 +121,7 @@ pub trait Sink {
     /// parent's expected keys (so [`NO_SLOT`] for a dotted key reaching deeper).
     fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit;
     /// A scalar value at a path whose [`Visit::leaf`] was `Some(id)`.
-    fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]);
+    fn value(&mut self, id: u32, value: Value<'_>, trail: &[ArrayPos]);
 }
 
 #[derive(Clone, Copy)]
@@ -209,12 +239,19 @@ fn skip_string(bytes: &[u8], pos: usize) -> Skip {
 }
 
 /// The end (after the closing quote) of the string whose opening quote is at `pos`
-/// when it holds no escape and no control character; `None` otherwise (then
-/// [`scan_string`] decides).
+/// when it holds no escape and no control character, and whether it is all ASCII;
+/// `None` otherwise (then [`scan_string`] decides).
 #[inline(always)]
-fn plain_string_end(bytes: &[u8], pos: usize) -> Option<usize> {
-    let stop = swar::string_stop(bytes, pos + 1);
-    (bytes.get(stop) == Some(&b'"')).then_some(stop + 1)
+fn plain_string_end(bytes: &[u8], pos: usize) -> Option<(usize, bool)> {
+    let stop = swar::string_stop_ascii(bytes, pos + 1);
+    match bytes.get(stop) {
+        Some(b'"') => Some((stop + 1, true)),
+        Some(&b) if b >= 0x80 => {
+            let stop = swar::string_stop(bytes, stop + 1);
+            (bytes.get(stop) == Some(&b'"')).then_some((stop + 1, false))
+        }
+        _ => None,
+    }
 }
 
 /// How thoroughly [`scan`] checks the parts of an event nobody asked about.
@@ -253,7 +290,9 @@ pub fn scan(
     buffers: &mut ScanBuffers,
     check: Check,
 ) -> Result<(), JsonError> {
+    // ASCII (most events) is valid UTF-8; only other text needs the full check.
     if check == Check::Strict
+        && !bytes.is_ascii()
         && let Err(e) = std::str::from_utf8(bytes)
     {
         return Err(JsonError::at(
@@ -369,7 +408,7 @@ impl<S: Sink> Scanner<'_, '_, S> {
         // Most keys hold no escape: their text is the raw bytes between the quotes.
         let decoded;
         let (end, key): (usize, &[u8]) = match plain_string_end(bytes, self.pos) {
-            Some(end) => (end, &bytes[self.pos + 1..end - 1]),
+            Some((end, _)) => (end, &bytes[self.pos + 1..end - 1]),
             None => {
                 let end;
                 (end, decoded) = scan_string(bytes, self.pos)?;
@@ -442,19 +481,25 @@ impl<S: Sink> Scanner<'_, '_, S> {
                 self.push(true, false, visit);
             }
             Some(b'"') => {
-                let (end, decoded) = match plain_string_end(bytes, pos) {
-                    Some(end) => (end, None),
-                    None => scan_string(bytes, pos)?,
+                let (end, decoded, ascii) = match plain_string_end(bytes, pos) {
+                    Some((end, ascii)) => (end, None, ascii),
+                    None => {
+                        let (end, decoded) = scan_string(bytes, pos)?;
+                        (end, decoded, false)
+                    }
                 };
                 if let Some(id) = visit.leaf {
-                    let text = match decoded {
-                        Some(d) => Cow::Owned(d),
-                        None => match std::str::from_utf8(&bytes[pos + 1..end - 1]) {
-                            Ok(text) => Cow::Borrowed(text),
-                            Err(_) => return Err((pos, "string is not valid UTF-8")),
-                        },
+                    let text: &[u8] = match &decoded {
+                        Some(d) => d.as_bytes(),
+                        None => {
+                            let raw = &bytes[pos + 1..end - 1];
+                            if !ascii && std::str::from_utf8(raw).is_err() {
+                                return Err((pos, "string is not valid UTF-8"));
+                            }
+                            raw
+                        }
                     };
-                    self.sink.value(id, Scalar::Str(text), self.trail);
+                    self.sink.value(id, Value::Str(text), self.trail);
                 }
                 self.pos = end;
             }
@@ -463,24 +508,23 @@ impl<S: Sink> Scanner<'_, '_, S> {
                     return Err((pos, "invalid number"));
                 };
                 if let Some(id) = visit.leaf {
-                    let text = std::str::from_utf8(&bytes[pos..end]).unwrap_or("0");
                     self.sink
-                        .value(id, Scalar::Num(Cow::Borrowed(text)), self.trail);
+                        .value(id, Value::Num(&bytes[pos..end]), self.trail);
                 }
                 self.pos = end;
             }
-            Some(b't') if bytes[pos..].starts_with(b"true") => self.literal(visit, Scalar::True, 4),
+            Some(b't') if bytes[pos..].starts_with(b"true") => self.literal(visit, Value::True, 4),
             Some(b'f') if bytes[pos..].starts_with(b"false") => {
-                self.literal(visit, Scalar::False, 5)
+                self.literal(visit, Value::False, 5)
             }
-            Some(b'n') if bytes[pos..].starts_with(b"null") => self.literal(visit, Scalar::Null, 4),
+            Some(b'n') if bytes[pos..].starts_with(b"null") => self.literal(visit, Value::Null, 4),
             None => return Err((pos, "unexpected end of the event")),
             Some(_) => return Err((pos, "expected a JSON value")),
         }
         Ok(())
     }
 
-    fn literal(&mut self, visit: Visit, value: Scalar<'static>, len: usize) {
+    fn literal(&mut self, visit: Visit, value: Value<'static>, len: usize) {
         if let Some(id) = visit.leaf {
             self.sink.value(id, value, self.trail);
         }
@@ -623,8 +667,9 @@ impl Sink for AllValues {
         }
     }
 
-    fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]) {
-        self.values.push((id, value.into_owned(), trail.to_vec()));
+    fn value(&mut self, id: u32, value: Value<'_>, trail: &[ArrayPos]) {
+        self.values
+            .push((id, value.to_scalar().into_owned(), trail.to_vec()));
     }
 }
 

@@ -7,7 +7,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::ast::{Excluded, Literal, NumRange, Op, Scalar};
+use super::ast::{Excluded, Literal, NumRange, Op};
+use super::flatten::Value;
 use super::ip::{IpRange, parse_ip};
 use super::number;
 use super::text::{Caseless, Glob, fold_into};
@@ -181,8 +182,9 @@ impl RangeIndex {
 pub(crate) struct FieldIndex {
     /// Every registered (condition, operator), the source the rest is built from.
     ops: Vec<(u32, Op)>,
-    strings: FxHashMap<Box<str>, Vec<u32>>,
-    raw_numbers: FxHashMap<Box<str>, Vec<u32>>,
+    /// Exact strings by their bytes (event text is compared without building a `&str`).
+    strings: FxHashMap<Box<[u8]>, Vec<u32>>,
+    raw_numbers: FxHashMap<Box<[u8]>, Vec<u32>>,
     /// Comparable numbers by [`number::decimal_key`].
     numbers: FxHashMap<Box<[u8]>, Vec<u32>>,
     literals: [Vec<u32>; 3],
@@ -202,7 +204,7 @@ pub(crate) struct FieldIndex {
     but: Vec<(u32, Excluded)>,
     /// The condition of each anything-but entry (parallel to `but`).
     but_conds: Vec<u32>,
-    but_strings: FxHashMap<Box<str>, Vec<u32>>,
+    but_strings: FxHashMap<Box<[u8]>, Vec<u32>>,
     but_numbers: FxHashMap<u64, Vec<u32>>,
     /// Entries whose exclusion must be tested (prefix, suffix, case, wildcard).
     but_checked: Vec<u32>,
@@ -235,7 +237,7 @@ impl FieldIndex {
         match op {
             Op::ExactString(s) => self
                 .strings
-                .entry(s.as_str().into())
+                .entry(s.as_bytes().into())
                 .or_default()
                 .push(cond),
             Op::ExactIp(range) | Op::Cidr(range) => self.ips.push((*range, cond)),
@@ -246,7 +248,7 @@ impl FieldIndex {
                     Some(key) => self.numbers.entry(key.into()).or_default().push(cond),
                     None => self
                         .raw_numbers
-                        .entry(raw.as_str().into())
+                        .entry(raw.as_bytes().into())
                         .or_default()
                         .push(cond),
                 }
@@ -290,7 +292,7 @@ impl FieldIndex {
                     Excluded::Strings(set) => {
                         for s in set {
                             self.but_strings
-                                .entry(s.as_str().into())
+                                .entry(s.as_bytes().into())
                                 .or_default()
                                 .push(entry);
                         }
@@ -310,12 +312,12 @@ impl FieldIndex {
     /// How many conditions already use the exact value of `op` (0 for other operators).
     pub(crate) fn sharing(&self, op: &Op) -> usize {
         match op {
-            Op::ExactString(s) => self.strings.get(s.as_str()).map_or(0, Vec::len),
+            Op::ExactString(s) => self.strings.get(s.as_bytes()).map_or(0, Vec::len),
             Op::ExactNumber { raw, .. } => {
                 let by_value =
                     number::decimal_key(raw, &mut [0u8; 64]).and_then(|k| self.numbers.get(k));
                 by_value
-                    .or_else(|| self.raw_numbers.get(raw.as_str()))
+                    .or_else(|| self.raw_numbers.get(raw.as_bytes()))
                     .map_or(0, Vec::len)
             }
             // Prefixes, suffixes, ranges...: the same operator used by many rules (a
@@ -345,23 +347,19 @@ impl FieldIndex {
 
     /// Calls `emit` with every condition the value satisfies (a condition may repeat).
     #[inline]
-    pub(crate) fn collect(
-        &self,
-        value: &Scalar<'_>,
-        fold: &mut String,
-        emit: &mut impl FnMut(u32),
-    ) {
+    pub(crate) fn collect(&self, value: Value<'_>, fold: &mut String, emit: &mut impl FnMut(u32)) {
         match value {
-            Scalar::Str(s) => self.collect_string(s, fold, emit),
-            Scalar::Num(raw) => self.collect_number(raw, emit),
-            Scalar::True => self.collect_literal(Literal::True, emit),
-            Scalar::False => self.collect_literal(Literal::False, emit),
-            Scalar::Null => self.collect_literal(Literal::Null, emit),
+            Value::Str(s) => self.collect_string(s, fold, emit),
+            Value::Num(raw) => self.collect_number(raw, emit),
+            Value::True => self.collect_literal(Literal::True, emit),
+            Value::False => self.collect_literal(Literal::False, emit),
+            Value::Null => self.collect_literal(Literal::Null, emit),
         }
         for &cond in &self.exists {
             emit(cond);
         }
-        if !self.exists_not_null.is_empty() && Op::ExistsNotNull.matches(value) {
+        // `Op::ExistsNotNull`: anything but `null` and the empty string.
+        if !self.exists_not_null.is_empty() && !matches!(value, Value::Null | Value::Str(b"")) {
             for &cond in &self.exists_not_null {
                 emit(cond);
             }
@@ -377,7 +375,7 @@ impl FieldIndex {
         }
     }
 
-    fn collect_number(&self, raw: &str, emit: &mut impl FnMut(u32)) {
+    fn collect_number(&self, raw: &[u8], emit: &mut impl FnMut(u32)) {
         if !self.raw_numbers.is_empty()
             && let Some(conds) = self.raw_numbers.get(raw)
         {
@@ -386,7 +384,12 @@ impl FieldIndex {
         // Whether the spelling is exactly a double is only worked out when some
         // condition would take the value.
         // A plain integer is exact and its value needs no float parsing.
-        let plain = number::plain_integer(raw);
+        let plain = number::plain_integer_bytes(raw);
+        if self.numbers.is_empty() && !self.wants_value_of_numbers {
+            return;
+        }
+        // Number text is ASCII: this check does not fail.
+        let raw = std::str::from_utf8(raw).unwrap_or("0");
         let mut exact = plain.map(|_| true);
         let mut is_exact = || {
             *exact
@@ -413,17 +416,29 @@ impl FieldIndex {
         self.ranges.query(v, &mut gated);
     }
 
-    fn collect_string(&self, s: &str, fold: &mut String, emit: &mut impl FnMut(u32)) {
-        if let Some(conds) = self.strings.get(s) {
+    fn collect_string(&self, bytes: &[u8], fold: &mut String, emit: &mut impl FnMut(u32)) {
+        if !self.strings.is_empty()
+            && let Some(conds) = self.strings.get(bytes)
+        {
             conds.iter().for_each(|&c| emit(c));
         }
-        let bytes = s.as_bytes();
         if !self.prefixes.is_empty() {
             self.prefixes.prefixes_of(bytes).for_each(|&c| emit(c));
         }
         if !self.suffixes.is_empty() {
             self.suffixes.suffixes_of(bytes).for_each(|&c| emit(c));
         }
+        if self.caseless.is_empty()
+            && self.caseless_other.is_empty()
+            && self.wild_heads.is_empty()
+            && self.wild_tails.is_empty()
+            && self.wild_other.is_empty()
+            && self.ips.is_empty()
+        {
+            return;
+        }
+        // The scan reports valid UTF-8 only: this check does not fail.
+        let s = std::str::from_utf8(bytes).unwrap_or_default();
         if !self.caseless.is_empty() {
             fold_into(s, fold);
             if let Some(candidates) = self.caseless.get(fold.as_str()) {
@@ -435,7 +450,7 @@ impl FieldIndex {
             }
         }
         for (cond, op) in &self.caseless_other {
-            if op.matches(&Scalar::Str(s.into())) {
+            if op.matches(&super::ast::Scalar::Str(s.into())) {
                 emit(*cond);
             }
         }
@@ -469,25 +484,30 @@ impl FieldIndex {
         }
     }
 
-    fn collect_anything_but(&self, value: &Scalar<'_>, emit: &mut impl FnMut(u32)) {
+    fn collect_anything_but(&self, value: Value<'_>, emit: &mut impl FnMut(u32)) {
         // Entries (not conditions) are excluded: one condition may hold two anything-buts.
         let mut excluded: smallvec_lite::Small = smallvec_lite::Small::default();
         match value {
-            Scalar::Str(s) => {
-                if let Some(entries) = self.but_strings.get(s.as_ref()) {
+            Value::Str(s) => {
+                if !self.but_strings.is_empty()
+                    && let Some(entries) = self.but_strings.get(s)
+                {
                     entries.iter().for_each(|&e| excluded.push(e));
                 }
-                for &entry in &self.but_checked {
-                    if let Some((_, exclusion)) = self.but.get(entry as usize)
-                        && exclusion.excludes(value)
-                    {
-                        excluded.push(entry);
+                if !self.but_checked.is_empty() {
+                    let scalar = value.to_scalar();
+                    for &entry in &self.but_checked {
+                        if let Some((_, exclusion)) = self.but.get(entry as usize)
+                            && exclusion.excludes(&scalar)
+                        {
+                            excluded.push(entry);
+                        }
                     }
                 }
             }
-            Scalar::Num(raw) => {
-                if !self.but_numbers.is_empty()
-                    && let Some(v) = number::plain_integer(raw).or_else(|| number::parse(raw))
+            Value::Num(raw) if !self.but_numbers.is_empty() => {
+                let raw = std::str::from_utf8(raw).unwrap_or("0");
+                if let Some(v) = number::plain_integer(raw).or_else(|| number::parse(raw))
                     && let Some(entries) = self.but_numbers.get(&number::key(v))
                     && number::is_exact(raw, v)
                 {
@@ -505,6 +525,48 @@ impl FieldIndex {
                 emit(cond);
             }
         }
+    }
+}
+
+/// [`Op::matches`] for a value as the scan reports it: the common operators compare
+/// bytes directly; the rest go through [`Value::to_scalar`].
+#[inline]
+pub(crate) fn op_matches(op: &Op, value: Value<'_>) -> bool {
+    match (op, value) {
+        (Op::ExactString(s), Value::Str(v)) => s.as_bytes() == v,
+        (Op::Prefix(p), Value::Str(v)) => v.starts_with(p.as_bytes()),
+        (Op::Suffix(p), Value::Str(v)) => v.ends_with(p.as_bytes()),
+        (Op::Exists, _) => true,
+        (Op::ExistsNotNull, v) => !matches!(v, Value::Null | Value::Str(b"")),
+        (Op::Numeric(range), Value::Num(raw)) => match number::plain_integer_bytes(raw) {
+            Some(v) => range.contains(v),
+            None => {
+                // `comparable(raw)` in range; exactness (the costly part) is only worked
+                // out for values in range.
+                let raw = std::str::from_utf8(raw).unwrap_or("0");
+                number::parse(raw).is_some_and(|v| range.contains(v) && number::is_exact(raw, v))
+            }
+        },
+        (Op::AnythingBut(Excluded::Strings(set)), Value::Str(v)) => {
+            !set.iter().any(|x| x.as_bytes() == v)
+        }
+        (Op::AnythingBut(Excluded::Prefixes(list)), Value::Str(v)) => {
+            !list.iter().any(|p| v.starts_with(p.as_bytes()))
+        }
+        (Op::AnythingBut(Excluded::Suffixes(list)), Value::Str(v)) => {
+            !list.iter().any(|p| v.ends_with(p.as_bytes()))
+        }
+        (
+            Op::ExactString(_)
+            | Op::Prefix(_)
+            | Op::Suffix(_)
+            | Op::AnythingBut(Excluded::Strings(_) | Excluded::Prefixes(_) | Excluded::Suffixes(_)),
+            Value::Num(_) | Value::True | Value::False | Value::Null,
+        ) => {
+            // Only strings match these; anything-but of strings takes every other type.
+            matches!(op, Op::AnythingBut(_))
+        }
+        _ => op.matches(&value.to_scalar()),
     }
 }
 

@@ -16,10 +16,10 @@ use rustc_hash::FxHashMap;
 
 use std::sync::Arc;
 
-use super::ast::{Field, Op, Scalar};
+use super::ast::{Field, Op};
 use super::consistency::choose_consistent;
-use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Visit, scan};
-use super::index::FieldIndex;
+use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Value, Visit, scan};
+use super::index::{FieldIndex, op_matches};
 use super::json::JsonError;
 use super::parse::Pattern;
 use super::swar;
@@ -64,8 +64,9 @@ struct SubRule {
     conds: Vec<u32>,
     /// Conditions checked only once the indexed ones hold: weak ones (`exists`,
     /// `anything-but`, `true`/`false`/`null`) and exact values many rules share, when
-    /// the sub-rule has a selective condition to be found by. (condition, path).
-    deferred: Vec<(u32, u32)>,
+    /// the sub-rule has a selective condition to be found by; every condition but exact
+    /// values when it has a selective exact value. (condition, path, field).
+    deferred: Vec<(u32, u32, Arc<Field>)>,
     /// `[{"exists": false}, ...]` conditions: (condition, path).
     optional: Vec<(u32, u32)>,
     /// Paths that must be absent.
@@ -107,8 +108,6 @@ pub struct Matcher {
     fields: Vec<FieldIndex>,
     /// Sub-rules without strict conditions: checked for every event.
     always: Vec<u32>,
-    /// The field of each deferred condition (checked against recorded values).
-    deferred_fields: FxHashMap<u32, Arc<Field>>,
     /// How to enter the top-level object (its expected keys).
     root: Visit,
     /// The object paths as a tree: children of each descending path by key.
@@ -170,7 +169,6 @@ impl Matcher {
             paths: FxHashMap::default(),
             fields: Vec::new(),
             always: Vec::new(),
-            deferred_fields: FxHashMap::default(),
             root: Visit {
                 descend: true,
                 ..Visit::SKIP
@@ -242,6 +240,19 @@ impl Matcher {
                 .map(|(field, &path)| self.strength(field, path))
                 .collect();
             let has_anchor = kinds.contains(&Strength::Selective);
+            // A selective exact value finds few sub-rules; its sub-rule's ranges,
+            // prefixes and the like (which often hold for many values) are then only
+            // checked for the sub-rules it finds, not counted for every value.
+            let exact = |field: &Field| {
+                field
+                    .alternatives
+                    .iter()
+                    .all(|a| matches!(a.op, Op::ExactString(_) | Op::ExactNumber { .. }))
+            };
+            let exact_anchor = branch
+                .iter()
+                .zip(&kinds)
+                .any(|(field, &kind)| kind == Strength::Selective && exact(field));
             for ((field, &path), kind) in branch.iter().zip(&paths).zip(kinds) {
                 if field.absent_ok {
                     self.fields[path as usize].presence_refs += 1;
@@ -260,10 +271,14 @@ impl Matcher {
                         need: 0,
                     },
                 );
-                if has_anchor && kind != Strength::Selective && !field.absent_ok {
-                    entry.deferred.push((cond, path));
+                let defer = if exact_anchor {
+                    kind != Strength::Selective || !exact(field)
+                } else {
+                    has_anchor && kind != Strength::Selective
+                };
+                if defer && !field.absent_ok {
+                    entry.deferred.push((cond, path, Arc::clone(field)));
                     self.fields[path as usize].recorded_refs += 1;
-                    self.deferred_fields.insert(cond, Arc::clone(field));
                     continue;
                 }
                 for alternative in &field.alternatives {
@@ -430,10 +445,9 @@ impl Matcher {
                     .push(cond);
                 self.free_conds.push(cond);
             }
-            for &(cond, path) in &subrule.deferred {
+            for &(cond, path, _) in &subrule.deferred {
                 let refs = &mut self.fields[path as usize].recorded_refs;
                 *refs = refs.saturating_sub(1);
-                self.deferred_fields.remove(&cond);
                 self.free_conds.push(cond);
             }
             self.always.retain(|&s| s != sub);
@@ -553,15 +567,13 @@ impl Matcher {
         // Deferred conditions: a recorded value at the path must satisfy them. Values
         // inside arrays join the consistency check below.
         let mut lists: Vec<Vec<(u32, u32)>> = Vec::new();
-        for &(cond, path) in &subrule.deferred {
-            let Some(field) = self.deferred_fields.get(&cond) else {
-                return false;
-            };
+        for (_, path, field) in &subrule.deferred {
+            let path = *path;
             let mut trails = Vec::new();
             let mut found = false;
             for r in s.recorded.iter().filter(|r| r.path == path) {
-                let value = r.scalar(&s.recorded_text);
-                if field.alternatives.iter().any(|a| a.op.matches(&value)) {
+                let value = r.value(&s.recorded_text);
+                if field.alternatives.iter().any(|a| op_matches(&a.op, value)) {
                     found = true;
                     if r.trail.1 == 0 {
                         trails.clear();
@@ -655,16 +667,16 @@ enum RecordedKind {
 }
 
 impl Recorded {
-    fn scalar<'t>(&self, text: &'t str) -> Scalar<'t> {
+    fn value<'t>(&self, text: &'t [u8]) -> Value<'t> {
         let t = text
             .get(self.text.0 as usize..self.text.1 as usize)
             .unwrap_or_default();
         match self.kind {
-            RecordedKind::Str => Scalar::Str(t.into()),
-            RecordedKind::Num => Scalar::Num(t.into()),
-            RecordedKind::True => Scalar::True,
-            RecordedKind::False => Scalar::False,
-            RecordedKind::Null => Scalar::Null,
+            RecordedKind::Str => Value::Str(t),
+            RecordedKind::Num => Value::Num(t),
+            RecordedKind::True => Value::True,
+            RecordedKind::False => Value::False,
+            RecordedKind::Null => Value::Null,
         }
     }
 }
@@ -702,7 +714,7 @@ struct State {
     fold: String,
     /// Values kept for deferred conditions, their text in `recorded_text`.
     recorded: Vec<Recorded>,
-    recorded_text: String,
+    recorded_text: Vec<u8>,
 }
 
 impl State {
@@ -792,7 +804,7 @@ impl Sink for MatchSink<'_, '_> {
     }
 
     #[inline]
-    fn value(&mut self, id: u32, value: Scalar<'_>, trail: &[ArrayPos]) {
+    fn value(&mut self, id: u32, value: Value<'_>, trail: &[ArrayPos]) {
         let m = self.m;
         let s = &mut *self.s;
         let Some(field) = m.fields.get(id as usize) else {
@@ -805,18 +817,18 @@ impl Sink for MatchSink<'_, '_> {
         let mut trail_range: Option<(u32, u32)> = None;
         if field.recorded_refs > 0 {
             let start = s.recorded_text.len() as u32;
-            let kind = match &value {
-                Scalar::Str(t) => {
-                    s.recorded_text.push_str(t);
+            let kind = match value {
+                Value::Str(t) => {
+                    s.recorded_text.extend_from_slice(t);
                     RecordedKind::Str
                 }
-                Scalar::Num(t) => {
-                    s.recorded_text.push_str(t);
+                Value::Num(t) => {
+                    s.recorded_text.extend_from_slice(t);
                     RecordedKind::Num
                 }
-                Scalar::True => RecordedKind::True,
-                Scalar::False => RecordedKind::False,
-                Scalar::Null => RecordedKind::Null,
+                Value::True => RecordedKind::True,
+                Value::False => RecordedKind::False,
+                Value::Null => RecordedKind::Null,
             };
             let trail_at = s.trails.len() as u32;
             s.trails.extend_from_slice(trail);
@@ -852,7 +864,7 @@ impl Sink for MatchSink<'_, '_> {
             trails,
         };
         let mut emit = |cond: u32| counter.hit(cond);
-        field.collect(&value, fold, &mut emit);
+        field.collect(value, fold, &mut emit);
     }
 }
 
@@ -910,5 +922,122 @@ impl Counter<'_> {
         if count == info.need {
             self.complete.push(info.subrule);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::reference_matches;
+
+    /// Every rule's verdict, from the matcher (both checks) and from the reference.
+    fn check(rules: &[(&str, &str)], events: &[&str]) {
+        let mut m = Matcher::new();
+        for (name, p) in rules {
+            m.add_rule(name, p).unwrap();
+        }
+        let mut scratch = Scratch::default();
+        for event in events {
+            let mut want: Vec<&str> = rules
+                .iter()
+                .filter(|(_, p)| {
+                    let p = Pattern::parse(p).unwrap();
+                    reference_matches(&p, event.as_bytes()).unwrap()
+                })
+                .map(|(name, _)| *name)
+                .collect();
+            want.sort_unstable();
+            assert_eq!(m.matches(event.as_bytes()).unwrap(), want, "{event}");
+            let mut ids = Vec::new();
+            m.matches_with(event.as_bytes(), &mut scratch, &mut ids)
+                .unwrap();
+            let mut got: Vec<&str> = ids.iter().map(|&id| m.rule_name(id)).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{event}");
+        }
+    }
+
+    #[test]
+    fn conditions_deferred_behind_an_exact_value() {
+        // `kind` is a selective exact value: the other conditions are deferred and
+        // checked against the values recorded at their paths.
+        let rules = [
+            ("num", r#"{"kind": ["A"], "n": [{"numeric": [">", 10]}]}"#),
+            ("pre", r#"{"kind": ["A"], "s": [{"prefix": "ab"}]}"#),
+            ("suf", r#"{"kind": ["A"], "s": [{"suffix": "yz"}]}"#),
+            (
+                "but",
+                r#"{"kind": ["A"], "s": [{"anything-but": ["abc"]}]}"#,
+            ),
+            ("ex", r#"{"kind": ["A"], "s": [{"exists": true}]}"#),
+            ("gone", r#"{"kind": ["A"], "s": [{"exists": false}]}"#),
+            (
+                "opt",
+                r#"{"kind": ["A"], "s": [{"exists": false}, {"prefix": "ab"}]}"#,
+            ),
+            (
+                "mix",
+                r#"{"kind": ["A"], "s": [{"prefix": "q"}, "abc"], "n": [{"numeric": ["<=", 3]}]}"#,
+            ),
+            (
+                "nested",
+                r#"{"kind": ["A"], "o": {"a": [{"prefix": "x"}], "b": [{"numeric": ["=", 1]}]}}"#,
+            ),
+            (
+                "arr",
+                r#"{"kind": ["A"], "items": {"sku": [{"prefix": "S"}], "qty": [{"numeric": [">", 5]}]}}"#,
+            ),
+        ];
+        let events = [
+            r#"{"kind": "A", "n": 11, "s": "abc"}"#,
+            r#"{"kind": "A", "n": 10, "s": "xyz"}"#,
+            r#"{"kind": "B", "n": 11, "s": "abyz"}"#,
+            r#"{"kind": "A"}"#,
+            r#"{"kind": "A", "n": "11", "s": 12}"#,
+            r#"{"kind": "A", "n": 1e2, "s": null}"#,
+            r#"{"kind": "A", "n": 11.5, "s": ""}"#,
+            r#"{"kind": "A", "n": [1, 20], "s": ["abc", "zyz", "abyz"]}"#,
+            r#"{"kind": "A", "n": [3], "s": ["q1"]}"#,
+            r#"{"kind": ["B", "A"], "n": [], "s": []}"#,
+            r#"{"kind": "A", "o": {"a": "xx", "b": 1.0}}"#,
+            r#"{"kind": "A", "o": [{"a": "xx", "b": 2}, {"a": "y", "b": 1}]}"#,
+            r#"{"kind": "A", "o": [{"a": "y", "b": 2}, {"a": "xx", "b": 1}]}"#,
+            r#"{"kind": "A", "items": [{"sku": "S1", "qty": 1}, {"sku": "T", "qty": 9}]}"#,
+            r#"{"kind": "A", "items": [{"sku": "S1", "qty": 1}, {"sku": "S2", "qty": 9}]}"#,
+            r#"{"kind": "A", "items": [{"sku": ["T", "S"], "qty": [9]}]}"#,
+            r#"{"kind": "A", "s": "ab\u00e9", "n": -0}"#,
+            r#"{"kind": "A", "s": "\u00e9ab", "n": 12345678901234567890}"#,
+        ];
+        check(&rules, &events);
+    }
+
+    #[test]
+    fn shared_prefix_deferred_in_either_rule_order() {
+        // A prefix many rules share, and a range matching most values: deferred in
+        // every rule that has a selective exact value, whichever was added first.
+        let mut rules: Vec<(String, String)> = (0..20)
+            .map(|i| {
+                (
+                    format!("r{i:02}"),
+                    format!(
+                        r#"{{"source": [{{"prefix": "svc."}}], "type": ["T{i}"], "n": [{{"numeric": [">", {i}]}}]}}"#
+                    ),
+                )
+            })
+            .collect();
+        rules.push(("any".into(), r#"{"source": [{"prefix": "svc."}]}"#.into()));
+        let events = [
+            r#"{"source": "svc.a", "type": "T3", "n": 4}"#,
+            r#"{"source": "svc.a", "type": "T3", "n": 3}"#,
+            r#"{"source": "other", "type": "T3", "n": 40}"#,
+            r#"{"source": ["x", "svc.b"], "type": ["T19", "T2"], "n": [1, 20]}"#,
+        ];
+        let refs: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str()))
+            .collect();
+        check(&refs, &events);
+        let reversed: Vec<(&str, &str)> = refs.iter().rev().copied().collect();
+        check(&reversed, &events);
     }
 }

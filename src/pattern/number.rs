@@ -32,7 +32,12 @@ pub fn parse(raw: &str) -> Option<f64> {
 /// what [`parse`] returns, with [`is_exact`] known to hold, without float parsing.
 #[inline]
 pub fn plain_integer(raw: &str) -> Option<f64> {
-    let bytes = raw.as_bytes();
+    plain_integer_bytes(raw.as_bytes())
+}
+
+/// [`plain_integer`] of a number text given as bytes.
+#[inline]
+pub fn plain_integer_bytes(bytes: &[u8]) -> Option<f64> {
     let (negative, digits) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, bytes),

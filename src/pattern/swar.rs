@@ -64,6 +64,22 @@ pub fn string_stop(bytes: &[u8], i: usize) -> usize {
     )
 }
 
+/// Like [`string_stop`], but also stops at the first byte outside ASCII (>= 0x80).
+#[inline]
+pub fn string_stop_ascii(bytes: &[u8], i: usize) -> usize {
+    find(
+        bytes,
+        i,
+        |w| {
+            equal_bytes(w, b'"')
+                | equal_bytes(w, b'\\')
+                | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
+                | (w & HIGHS)
+        },
+        |b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b),
+    )
+}
+
 /// The first offset at or after `i` holding `"` or `\`, or the length of `bytes`.
 #[inline]
 pub fn quote_or_backslash(bytes: &[u8], i: usize) -> usize {
@@ -116,6 +132,10 @@ mod tests {
                 assert_eq!(
                     string_stop(s, start),
                     plain(&|b| b == b'"' || b == b'\\' || b < 0x20)
+                );
+                assert_eq!(
+                    string_stop_ascii(s, start),
+                    plain(&|b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b))
                 );
                 assert_eq!(
                     quote_or_backslash(s, start),
