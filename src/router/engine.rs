@@ -245,6 +245,7 @@ impl PrepareJob {
             stream: self.stream,
             epoch_ms: self.epoch_ms,
             tracked: &self.tracked,
+            nodes: &self.compiled.nodes,
         };
         if parallel && due.len() >= PARALLEL_FILL {
             use rayon::prelude::*;
@@ -528,6 +529,9 @@ pub struct Engine {
     ledger: Ledger,
     scratch: Scratch,
     rule_ids: Vec<RuleId>,
+    /// The filter verdicts of the route being delivered right now (see
+    /// [`super::produce::Route::filter`]), taken by the topic it reaches.
+    route_filter: Option<u64>,
     producers: Vec<NodeId>,
     roots: u64,
     epoch_ms: u64,
@@ -567,6 +571,7 @@ impl Engine {
             ledger: Ledger::default(),
             scratch: Scratch::default(),
             rule_ids: Vec::new(),
+            route_filter: None,
             producers: Vec::new(),
             roots: 0,
             epoch_ms: options.epoch_ms,
@@ -1309,6 +1314,7 @@ impl Engine {
                 self.time_text();
                 super::produce::route(
                     &cfg,
+                    &self.compiled.nodes,
                     &msg.body,
                     &self.time_text.1,
                     &mut self.scratch,
@@ -1391,7 +1397,9 @@ impl Engine {
                 received_at: self.now,
                 edge,
             });
+            self.route_filter = route.filter;
             self.deliver(key, target.to);
+            self.route_filter = None;
         }
     }
 
@@ -1458,6 +1466,9 @@ impl Engine {
     }
 
     fn publish(&mut self, key: LetterKey, topic: NodeId) {
+        // Verdicts worked out when the route was prepared (only for a delivery
+        // straight from the rule; retries evaluate again).
+        let known = self.route_filter.take();
         self.metrics[topic].counters.received += 1;
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
@@ -1478,9 +1489,10 @@ impl Engine {
         for (i, sub) in cfg.subscriptions.iter().enumerate() {
             let edge = edges[i];
             self.edges[edge as usize].sent += 1;
-            let pass = match &sub.policy {
-                None => true,
-                Some(p) => {
+            let pass = match (&sub.policy, known) {
+                (None, _) => true,
+                (Some(_), Some(passes)) => passes & (1 << i) != 0,
+                (Some(p), None) => {
                     let input = match p.scope() {
                         crate::pattern::sns::Scope::MessageBody => msg.body.as_bytes(),
                         crate::pattern::sns::Scope::MessageAttributes => {
