@@ -1601,7 +1601,8 @@ impl Engine {
 
     /// The JSON SNS delivers when raw message delivery is off.
     fn sns_envelope(&mut self, topic_arn: &str, msg: &Arc<Message>) -> Arc<Message> {
-        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let id =
+            uuid::Builder::from_random_bytes(self.rng.random::<u128>().to_le_bytes()).into_uuid();
         let time = self.time_text().to_string();
         let mut body = String::with_capacity(msg.body.len() + 256);
         body.push_str("{\"Type\":\"Notification\",\"MessageId\":\"");
@@ -2424,7 +2425,8 @@ impl Engine {
             Ok(v @ serde_json::Value::Object(_)) => v,
             _ => return err("MalformedDetail", "Detail is not a JSON object"),
         };
-        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let id =
+            uuid::Builder::from_random_bytes(self.rng.random::<u128>().to_le_bytes()).into_uuid();
         let time = self.time_text().to_string();
         let resources = entry
             .get("Resources")

@@ -232,7 +232,8 @@ fn prepare_body(
         };
         let body = &mut out.body;
         if to_bus {
-            let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+            let id =
+                uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid();
             // Each template renders one compact JSON value; the three texts below are
             // written between quotes unescaped, so their ranges are known only when
             // they hold no `"` or `\`.
@@ -460,7 +461,7 @@ fn envelope_from_line(
     region: &str,
 ) -> String {
     let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-    let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+    let id = uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid();
     let field = |k: &str, default: serde_json::Value| v.get(k).cloned().unwrap_or(default);
     serde_json::json!({
         "version": "0",
