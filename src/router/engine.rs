@@ -150,29 +150,79 @@ struct Letter {
 
 type LetterKey = usize;
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A scheduled happening, ordered by time then by when it was scheduled. Kept small
+/// (32 bytes): the timer heap moves timers around on every push and pop.
+#[derive(Debug)]
 struct Timer {
     at: SimTime,
     seq: u64,
     kind: TimerKind,
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Timer {}
+
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// A node id or letter key as a timer holds it (a design has far fewer than 2³² nodes,
+/// and a run far fewer letters in flight).
+type Id32 = u32;
+
+fn id32(id: usize) -> Id32 {
+    debug_assert!(id <= Id32::MAX as usize, "id {id} does not fit a timer");
+    id as Id32
+}
+
+#[derive(Debug)]
 enum TimerKind {
     /// Try delivering a letter again.
-    Retry(LetterKey),
-    /// A consumer finished a letter (`ok` or the error code).
+    Retry(Id32),
+    /// A consumer finished a letter (or failed it).
     Complete {
-        consumer: NodeId,
-        letter: LetterKey,
-        error: Option<&'static str>,
+        consumer: Id32,
+        letter: Id32,
+        error: Option<WorkError>,
     },
     /// A queue message's visibility timeout ended.
-    Visible { queue: NodeId, letter: LetterKey },
+    Visible { queue: Id32, letter: Id32 },
     /// A scenario action starts.
-    Action(usize),
+    Action(Id32),
     /// A timed scenario action ends.
-    Revert(usize),
+    Revert(Id32),
+}
+
+/// How a consumer's work on a letter failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WorkError {
+    /// It took longer than the consumer's timeout.
+    Timeout,
+    /// The consumer returned an error.
+    FunctionError,
+}
+
+impl WorkError {
+    /// The error code AWS reports.
+    fn code(self) -> &'static str {
+        match self {
+            WorkError::Timeout => "Timeout",
+            WorkError::FunctionError => "FunctionError",
+        }
+    }
 }
 
 /// Why an attempt failed.
@@ -245,6 +295,7 @@ impl PrepareJob {
             stream: self.stream,
             epoch_ms: self.epoch_ms,
             tracked: &self.tracked,
+            nodes: &self.compiled.nodes,
         };
         if parallel && due.len() >= PARALLEL_FILL {
             use rayon::prelude::*;
@@ -528,6 +579,9 @@ pub struct Engine {
     ledger: Ledger,
     scratch: Scratch,
     rule_ids: Vec<RuleId>,
+    /// The filter verdicts of the route being delivered right now (see
+    /// [`super::produce::Route::filter`]), taken by the topic it reaches.
+    route_filter: Option<u64>,
     producers: Vec<NodeId>,
     roots: u64,
     epoch_ms: u64,
@@ -567,6 +621,7 @@ impl Engine {
             ledger: Ledger::default(),
             scratch: Scratch::default(),
             rule_ids: Vec::new(),
+            route_filter: None,
             producers: Vec::new(),
             roots: 0,
             epoch_ms: options.epoch_ms,
@@ -661,7 +716,7 @@ impl Engine {
         self.invalidate_producers();
         self.actions.push(action);
         self.saved.push(0.0);
-        self.schedule(at, TimerKind::Action(self.actions.len() - 1));
+        self.schedule(at, TimerKind::Action(id32(self.actions.len() - 1)));
     }
 
     /// When the next thing happens, if anything is scheduled.
@@ -752,6 +807,7 @@ impl Engine {
     fn fire(&mut self, kind: TimerKind) {
         match kind {
             TimerKind::Retry(key) => {
+                let key = key as LetterKey;
                 if let Some(letter) = self.letters.get(key) {
                     let to = letter.to;
                     self.deliver(key, to);
@@ -761,15 +817,17 @@ impl Engine {
                 consumer,
                 letter,
                 error,
-            } => self.complete(consumer, letter, error),
-            TimerKind::Visible { queue, letter } => self.make_visible(queue, letter),
+            } => self.complete(consumer as NodeId, letter as LetterKey, error),
+            TimerKind::Visible { queue, letter } => {
+                self.make_visible(queue as NodeId, letter as LetterKey)
+            }
             TimerKind::Action(i) => {
                 self.action_marks.pop();
-                self.start_action(i)
+                self.start_action(i as usize)
             }
             TimerKind::Revert(i) => {
                 self.action_marks.pop();
-                self.revert_action(i)
+                self.revert_action(i as usize)
             }
         }
     }
@@ -852,15 +910,15 @@ impl Engine {
         let mut requeue = Vec::new();
         for Reverse(mut t) in timers {
             let keep = match &mut t.kind {
-                TimerKind::Retry(k) => !orphaned.contains(k),
+                TimerKind::Retry(k) => !orphaned.contains(&(*k as LetterKey)),
                 TimerKind::Complete {
                     consumer, letter, ..
                 } => match (
-                    remap.get(*consumer).copied().flatten(),
-                    orphaned.contains(letter),
+                    remap.get(*consumer as NodeId).copied().flatten(),
+                    orphaned.contains(&(*letter as LetterKey)),
                 ) {
                     (Some(c), false) => {
-                        *consumer = c;
+                        *consumer = id32(c);
                         true
                     }
                     (Some(c), true) => {
@@ -868,15 +926,15 @@ impl Engine {
                         false
                     }
                     (None, false) => {
-                        requeue.push(*letter);
+                        requeue.push(*letter as LetterKey);
                         false
                     }
                     (None, true) => false,
                 },
                 TimerKind::Visible { queue, letter } => {
-                    match remap.get(*queue).copied().flatten() {
-                        Some(q) if !orphaned.contains(letter) => {
-                            *queue = q;
+                    match remap.get(*queue as NodeId).copied().flatten() {
+                        Some(q) if !orphaned.contains(&(*letter as LetterKey)) => {
+                            *queue = id32(q);
                             true
                         }
                         _ => false,
@@ -1309,6 +1367,7 @@ impl Engine {
                 self.time_text();
                 super::produce::route(
                     &cfg,
+                    &self.compiled.nodes,
                     &msg.body,
                     &self.time_text.1,
                     &mut self.scratch,
@@ -1391,7 +1450,9 @@ impl Engine {
                 received_at: self.now,
                 edge,
             });
+            self.route_filter = route.filter;
             self.deliver(key, target.to);
+            self.route_filter = None;
         }
     }
 
@@ -1458,6 +1519,9 @@ impl Engine {
     }
 
     fn publish(&mut self, key: LetterKey, topic: NodeId) {
+        // Verdicts worked out when the route was prepared (only for a delivery
+        // straight from the rule; retries evaluate again).
+        let known = self.route_filter.take();
         self.metrics[topic].counters.received += 1;
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
@@ -1478,9 +1542,10 @@ impl Engine {
         for (i, sub) in cfg.subscriptions.iter().enumerate() {
             let edge = edges[i];
             self.edges[edge as usize].sent += 1;
-            let pass = match &sub.policy {
-                None => true,
-                Some(p) => {
+            let pass = match (&sub.policy, known) {
+                (None, _) => true,
+                (Some(_), Some(passes)) => passes & (1 << i) != 0,
+                (Some(p), None) => {
                     let input = match p.scope() {
                         crate::pattern::sns::Scope::MessageBody => msg.body.as_bytes(),
                         crate::pattern::sns::Scope::MessageAttributes => {
@@ -1536,7 +1601,8 @@ impl Engine {
 
     /// The JSON SNS delivers when raw message delivery is off.
     fn sns_envelope(&mut self, topic_arn: &str, msg: &Arc<Message>) -> Arc<Message> {
-        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let id =
+            uuid::Builder::from_random_bytes(self.rng.random::<u128>().to_le_bytes()).into_uuid();
         let time = self.time_text().to_string();
         let mut body = String::with_capacity(msg.body.len() + 256);
         body.push_str("{\"Type\":\"Notification\",\"MessageId\":\"");
@@ -1780,9 +1846,9 @@ impl Engine {
         let timeout = c.cfg.config.timeout.map(|t| t.nanos());
         self.metrics[consumer].set_depth(u64::from(busy));
         let (delay, error) = match timeout {
-            Some(t) if latency > t => (t, Some("Timeout")),
+            Some(t) if latency > t => (t, Some(WorkError::Timeout)),
             _ if error_rate > 0.0 && self.rng.random::<f64>() < error_rate => {
-                (latency, Some("FunctionError"))
+                (latency, Some(WorkError::FunctionError))
             }
             _ => (latency, None),
         };
@@ -1798,14 +1864,14 @@ impl Engine {
         self.schedule(
             self.now.saturating_add(delay),
             TimerKind::Complete {
-                consumer,
-                letter: key,
+                consumer: id32(consumer),
+                letter: id32(key),
                 error,
             },
         );
     }
 
-    fn complete(&mut self, consumer: NodeId, key: LetterKey, error: Option<&'static str>) {
+    fn complete(&mut self, consumer: NodeId, key: LetterKey, error: Option<WorkError>) {
         if let NodeRt::Consumer(c) = &mut self.nodes[consumer] {
             c.busy = c.busy.saturating_sub(1);
             let busy = c.busy;
@@ -1842,7 +1908,8 @@ impl Engine {
                     self.refresh_depth(queue);
                 }
             }
-            Some(code) => {
+            Some(error) => {
+                let code = error.code();
                 let msg = self.letters[key].msg.clone();
                 self.tracer
                     .hop(&msg, self.now, consumer, HopKind::Failed(code));
@@ -1864,11 +1931,17 @@ impl Engine {
                         .received_at
                         .saturating_add(vt)
                         .max(self.now + MIN_REDELIVERY);
-                    self.schedule(at, TimerKind::Visible { queue, letter: key });
+                    self.schedule(
+                        at,
+                        TimerKind::Visible {
+                            queue: id32(queue),
+                            letter: id32(key),
+                        },
+                    );
                 } else {
                     let failure = Failure {
                         code,
-                        message: if code == "Timeout" {
+                        message: if error == WorkError::Timeout {
                             "the consumer timed out"
                         } else {
                             "the consumer returned an error"
@@ -2003,7 +2076,7 @@ impl Engine {
         let msg = self.letters[key].msg.clone();
         self.tracer
             .hop(&msg, self.now, at, HopKind::Retry(n, failure.code));
-        self.schedule(self.now.saturating_add(delay), TimerKind::Retry(key));
+        self.schedule(self.now.saturating_add(delay), TimerKind::Retry(id32(key)));
     }
 
     /// Moves a letter to a dead-letter queue with the attributes AWS sets.
@@ -2127,7 +2200,10 @@ impl Engine {
                     .or_default()
                     .push(i);
             }
-            self.schedule(self.now.saturating_add(lasts.nanos()), TimerKind::Revert(i));
+            self.schedule(
+                self.now.saturating_add(lasts.nanos()),
+                TimerKind::Revert(id32(i)),
+            );
         }
     }
 
@@ -2349,7 +2425,8 @@ impl Engine {
             Ok(v @ serde_json::Value::Object(_)) => v,
             _ => return err("MalformedDetail", "Detail is not a JSON object"),
         };
-        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        let id =
+            uuid::Builder::from_random_bytes(self.rng.random::<u128>().to_le_bytes()).into_uuid();
         let time = self.time_text().to_string();
         let resources = entry
             .get("Resources")

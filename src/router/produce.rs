@@ -15,9 +15,11 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::model::Arrivals;
-use crate::model::compile::{CompiledBus, CompiledProducer};
+use crate::model::NodeId;
+use crate::model::compile::{CompiledBus, CompiledNode, CompiledProducer};
 use crate::model::template::RenderContext;
 use crate::model::transform::{Reserved, TargetInput, TopLevel};
+use crate::pattern::sns::Scope;
 use crate::pattern::{RuleId, Scratch};
 
 /// Room reserved for a body (most events fit; bigger ones grow once).
@@ -54,6 +56,11 @@ pub struct Route {
     pub target: u32,
     /// What the target receives when it is not the event itself.
     pub body: RouteBody,
+    /// When the target is a topic whose filter policies all read the message body
+    /// (and it has at most 64 subscriptions): bit `i` says whether subscription `i`'s
+    /// policy passes this body — worked out here, on the preparing threads, so the
+    /// engine need not. `None`: the engine evaluates the policies itself.
+    pub filter: Option<u64>,
 }
 
 /// What a target receives.
@@ -82,6 +89,8 @@ pub struct Source<'a> {
     pub epoch_ms: u64,
     /// Detail-types followed by `reaches` assertions.
     pub tracked: &'a HashMap<String, u32>,
+    /// The design's nodes (rule targets' filter policies are read from them).
+    pub nodes: &'a [CompiledNode],
 }
 
 /// The random stream of the producer's n-th event (`salt` separates uses).
@@ -167,7 +176,7 @@ fn prepare_with(
     let (mut out, known) = prepare_body(src, seq, time, clock, &mut members);
     if let Some(bus) = src.bus {
         let members = known.then_some(&members[..]);
-        out.routes = route_with(bus, &out.body, members, &clock.1, scratch, ids);
+        out.routes = route_with(bus, src.nodes, &out.body, members, &clock.1, scratch, ids);
     }
     out
 }
@@ -223,7 +232,8 @@ fn prepare_body(
         };
         let body = &mut out.body;
         if to_bus {
-            let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+            let id =
+                uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid();
             // Each template renders one compact JSON value; the three texts below are
             // written between quotes unescaped, so their ranges are known only when
             // they hold no `"` or `\`.
@@ -342,18 +352,20 @@ fn json_string_value(json: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// engine skips those it has disabled), each target's input. `None` if malformed.
 pub fn route(
     bus: &CompiledBus,
+    nodes: &[CompiledNode],
     body: &str,
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
 ) -> Option<Vec<Route>> {
-    route_with(bus, body, None, ingestion_time, scratch, ids)
+    route_with(bus, nodes, body, None, ingestion_time, scratch, ids)
 }
 
 /// [`route`], with the event's top-level members when the caller wrote the event and
 /// knows them (see [`TopLevel::from_offsets`]); else they are found by scanning.
 fn route_with<'b>(
     bus: &CompiledBus,
+    nodes: &[CompiledNode],
     body: &'b str,
     members: Option<&[(&'b str, usize, usize)]>,
     ingestion_time: &str,
@@ -366,6 +378,7 @@ fn route_with<'b>(
         .ok()?;
     // Rule order (ids are in match order); sorted in place, no allocation.
     ids.sort_unstable_by_key(|&id| bus.rule_index(id));
+    let body_text = body;
     let mut routes = Vec::with_capacity(ids.len());
     let mut top: Option<TopLevel<'_>> = None;
     for r in ids.iter().map(|&id| bus.rule_index(id)) {
@@ -396,14 +409,46 @@ fn route_with<'b>(
                     }
                 }
             };
+            let filter = match &body {
+                RouteBody::Event => topic_filter(nodes, target.to, body_text),
+                RouteBody::Text(text) => topic_filter(nodes, target.to, text),
+                RouteBody::Nothing => None,
+            };
             routes.push(Route {
                 rule: r as u32,
                 target: t as u32,
                 body,
+                filter,
             });
         }
     }
     Some(routes)
+}
+
+/// Which of topic `to`'s subscriptions pass `message` (see [`Route::filter`]); `None`
+/// when `to` is not a topic, has more than 64 subscriptions, or has a policy on
+/// message attributes (those depend on the copy, not only the body).
+fn topic_filter(nodes: &[CompiledNode], to: NodeId, message: &str) -> Option<u64> {
+    let Some(CompiledNode::Topic(topic)) = nodes.get(to) else {
+        return None;
+    };
+    if topic.subscriptions.len() > 64 {
+        return None;
+    }
+    let mut passes = 0u64;
+    for (i, sub) in topic.subscriptions.iter().enumerate() {
+        let pass = match &sub.policy {
+            None => true,
+            Some(p) if p.scope() == Scope::MessageBody => {
+                p.matches(message.as_bytes()).unwrap_or(false)
+            }
+            Some(_) => return None,
+        };
+        if pass {
+            passes |= 1 << i;
+        }
+    }
+    Some(passes)
 }
 
 /// Builds an EventBridge event from a replayed line (`source`, `detail-type`, `detail`,
@@ -416,7 +461,7 @@ fn envelope_from_line(
     region: &str,
 ) -> String {
     let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-    let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+    let id = uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid();
     let field = |k: &str, default: serde_json::Value| v.get(k).cloned().unwrap_or(default);
     serde_json::json!({
         "version": "0",
@@ -473,6 +518,59 @@ mod tests {
         &c.nodes[c.node_id(name).expect("node")]
     }
 
+    /// Filter verdicts worked out for a route to a topic are the policies' own verdicts
+    /// on the body the topic receives; targets that are not topics get none.
+    #[test]
+    fn topic_filter_verdicts_are_the_policies_verdicts() {
+        let c = example();
+        let CompiledNode::Bus(bus) = node(&c, "orders") else {
+            panic!("orders is a bus");
+        };
+        let CompiledNode::Topic(topic) = node(&c, "notifications") else {
+            panic!("notifications is a topic");
+        };
+        let CompiledNode::Producer(producer) = node(&c, "web") else {
+            panic!("web is a producer");
+        };
+        let tracked = HashMap::new();
+        let src = Source {
+            producer,
+            bus: Some(bus),
+            region: "eu-west-1",
+            stream: 7,
+            epoch_ms: 0,
+            tracked: &tracked,
+            nodes: &c.nodes,
+        };
+        let (mut to_topic, mut passed) = (0, 0);
+        for seq in 1..=300 {
+            let prepared = prepare(&src, seq, seq as f64 * 1e6);
+            for r in prepared.routes.expect("routes") {
+                let target = &bus.rules[r.rule as usize].targets[r.target as usize];
+                if target.to != c.node_id("notifications").expect("topic") {
+                    assert_eq!(r.filter, None);
+                    continue;
+                }
+                let RouteBody::Text(body) = &r.body else {
+                    panic!("the notification target transforms the event");
+                };
+                let mut expected = 0u64;
+                for (i, sub) in topic.subscriptions.iter().enumerate() {
+                    let policy = sub.policy.as_ref().expect("policy");
+                    if policy.matches(body.as_bytes()).expect("valid body") {
+                        expected |= 1 << i;
+                    }
+                }
+                assert_eq!(r.filter, Some(expected), "{body}");
+                to_topic += 1;
+                passed += expected.count_ones();
+            }
+        }
+        assert!(to_topic > 250, "{to_topic}");
+        // Every placed or cancelled order passes the email policy; some are gold.
+        assert!(passed > to_topic, "{passed} of {to_topic}");
+    }
+
     /// The index built from the offsets the envelope writer knows is the one scanning
     /// finds, and routing through it delivers the same bodies.
     #[test]
@@ -498,6 +596,7 @@ mod tests {
                 stream: stream_of(42, name),
                 epoch_ms: 1_700_000_000_000,
                 tracked: &tracked,
+                nodes: &c.nodes,
             };
             for seq in 1..=400 {
                 let time = seq as f64 * 7.3e8;
@@ -518,6 +617,7 @@ mod tests {
                 let prepared = prepare(&src, seq, time);
                 let scanned = route(
                     bus,
+                    &c.nodes,
                     &prepared.body,
                     &clock.1,
                     &mut Scratch::default(),
@@ -552,6 +652,7 @@ mod tests {
                 stream: 1,
                 epoch_ms: 0,
                 tracked: &tracked,
+                nodes: &c.nodes,
             };
             let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
             let mut clock = (u64::MAX, String::new());
