@@ -100,6 +100,29 @@ impl Visit {
     }
 }
 
+/// An object key as a [`Sink`] receives it.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a> {
+    /// The key's text (escapes decoded).
+    pub text: &'a [u8],
+    /// The first eight bytes of the text (zero-padded when shorter), little-endian: two
+    /// keys of up to eight bytes are equal when their heads and lengths are.
+    pub head: u64,
+}
+
+impl<'a> Key<'a> {
+    /// The key with this text.
+    pub fn new(text: &'a [u8]) -> Key<'a> {
+        let mut head = [0u8; 8];
+        let n = text.len().min(8);
+        head[..n].copy_from_slice(&text[..n]);
+        Key {
+            text,
+            head: u64::from_le_bytes(head),
+        }
+    }
+}
+
 /// Receives the values of an event.
 pub trait Sink {
     /// What to do with the top-level object.
@@ -119,20 +142,24 @@ pub trait Sink {
     /// `parent`; `path` is the full dotted path (`detail.state`) when
     /// [`Sink::NEEDS_PATH`], else empty. A returned [`Visit::slot`] must refer to the
     /// parent's expected keys (so [`NO_SLOT`] for a dotted key reaching deeper).
-    fn visit(&mut self, parent: &Visit, key: &[u8], path: &[u8]) -> Visit;
+    fn visit(&mut self, parent: &Visit, key: Key<'_>, path: &[u8]) -> Visit;
     /// A scalar value at a path whose [`Visit::leaf`] was `Some(id)`.
     fn value(&mut self, id: u32, value: Value<'_>, trail: &[ArrayPos]);
 }
 
+/// An open container.
 #[derive(Clone, Copy)]
 struct Frame {
     array: bool,
     root: bool,
-    first: bool,
     visit: Visit,
     path_len: usize,
     /// Object frames: bit per expected key already seen.
     seen: u64,
+    /// Object frames under [`Check::Lenient`]: how many expected keys are still
+    /// unseen (at 0 the rest of the object is skipped unread); `u32::MAX` when there is
+    /// no such limit.
+    left: u32,
     /// Object frames: a number identifying this object within the event.
     serial: u32,
 }
@@ -159,16 +186,7 @@ fn skip_value(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
             closers.push(if open == b'{' { b'}' } else { b']' });
             skip_inside(bytes, pos + 1, closers)
         }
-        Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-            let mut i = pos;
-            while bytes
-                .get(i)
-                .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
-            {
-                i += 1;
-            }
-            Ok(i)
-        }
+        Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => Ok(skip_scalar(bytes, pos)),
         None => Err((pos, "unexpected end of the event")),
         Some(_) => Err((pos, "expected a JSON value")),
     }
@@ -194,34 +212,101 @@ pub fn skip_string_at(bytes: &[u8], pos: usize) -> Option<usize> {
 
 /// Skips to just after the bracket that empties `closers` (the expected closing
 /// brackets, innermost last). Only brackets and strings are looked at.
+///
+/// Eight bytes at a time: the quotes of a word tell which of its bytes are inside a
+/// string (a running parity), so only brackets outside strings are visited one by one.
+/// Words holding a backslash go byte by byte (an escaped quote does not count).
 fn skip_inside(bytes: &[u8], pos: usize, closers: &mut Vec<u8>) -> Skip {
     let mut i = pos;
-    loop {
-        i = swar::structural(bytes, i);
+    let mut in_string = false;
+    while let Some(word) = swar::word_at(bytes, i) {
+        if swar::has_byte(word, b'\\') {
+            match skip_bytes(bytes, i, i + 8, in_string, closers)? {
+                Skipped::End(end) => return Ok(end),
+                Skipped::At(next, inside) => (i, in_string) = (next, inside),
+            }
+            continue;
+        }
+        // Bit 7 of each byte: inside a string (an opening quote counts as inside).
+        let mut inside = swar::prefix_xor(swar::equal_bytes_exact(word, b'"'));
+        if in_string {
+            inside ^= swar::HIGHS;
+        }
+        in_string = inside >> 63 != 0;
+        let mut brackets = swar::brackets(word) & !inside;
+        while brackets != 0 {
+            let k = (brackets.trailing_zeros() / 8) as usize;
+            match (word >> (8 * k)) as u8 {
+                b'{' => closers.push(b'}'),
+                b'[' => closers.push(b']'),
+                b @ (b'}' | b']') => {
+                    if closers.pop() != Some(b) {
+                        return Err((i + k, "mismatched bracket"));
+                    }
+                    if closers.is_empty() {
+                        return Ok(i + k + 1);
+                    }
+                }
+                _ => {}
+            }
+            brackets &= brackets - 1;
+        }
+        i += 8;
+    }
+    match skip_bytes(bytes, i, bytes.len(), in_string, closers)? {
+        Skipped::End(end) => Ok(end),
+        Skipped::At(_, true) => Err((bytes.len(), "unterminated string")),
+        Skipped::At(_, false) => Err((bytes.len(), "unexpected end of the event")),
+    }
+}
+
+/// Where [`skip_bytes`] stopped.
+enum Skipped {
+    /// After the bracket that emptied the closers.
+    End(usize),
+    /// At this offset, inside a string or not.
+    At(usize, bool),
+}
+
+/// [`skip_inside`] byte by byte from `i` up to `stop` (or just past it, after an
+/// escape).
+#[cold]
+fn skip_bytes(
+    bytes: &[u8],
+    mut i: usize,
+    stop: usize,
+    mut in_string: bool,
+    closers: &mut Vec<u8>,
+) -> Result<Skipped, (usize, &'static str)> {
+    while i < stop {
         let Some(&b) = bytes.get(i) else {
-            return Err((bytes.len(), "unexpected end of the event"));
+            break;
         };
+        i += 1;
+        if in_string {
+            match b {
+                b'"' => in_string = false,
+                b'\\' => i += 1,
+                _ => {}
+            }
+            continue;
+        }
         match b {
-            b'"' => i = skip_string(bytes, i)?,
-            b'{' => {
-                closers.push(b'}');
-                i += 1;
-            }
-            b'[' => {
-                closers.push(b']');
-                i += 1;
-            }
-            _ => {
+            b'"' => in_string = true,
+            b'{' => closers.push(b'}'),
+            b'[' => closers.push(b']'),
+            b'}' | b']' => {
                 if closers.pop() != Some(b) {
-                    return Err((i, "mismatched bracket"));
+                    return Err((i - 1, "mismatched bracket"));
                 }
-                i += 1;
                 if closers.is_empty() {
-                    return Ok(i);
+                    return Ok(Skipped::End(i));
                 }
             }
+            _ => {}
         }
     }
+    Ok(Skipped::At(i, in_string))
 }
 
 /// Skips a string whose opening quote is at `pos` (escapes are stepped over, not checked).
@@ -243,6 +328,22 @@ fn skip_string(bytes: &[u8], pos: usize) -> Skip {
 /// `None` otherwise (then [`scan_string`] decides).
 #[inline(always)]
 fn plain_string_end(bytes: &[u8], pos: usize) -> Option<(usize, bool)> {
+    // Most strings end within the first word.
+    if let Some(word) = swar::word_at(bytes, pos + 1) {
+        let stops = swar::string_stops_ascii(word);
+        if stops != 0 {
+            let n = (stops.trailing_zeros() / 8) as usize;
+            if (word >> (8 * n)) as u8 == b'"' {
+                return Some((pos + n + 2, true));
+            }
+        }
+    }
+    long_string_end(bytes, pos)
+}
+
+/// [`plain_string_end`] for strings longer than a word.
+#[inline(never)]
+fn long_string_end(bytes: &[u8], pos: usize) -> Option<(usize, bool)> {
     let stop = swar::string_stop_ascii(bytes, pos + 1);
     match bytes.get(stop) {
         Some(b'"') => Some((stop + 1, true)),
@@ -252,6 +353,26 @@ fn plain_string_end(bytes: &[u8], pos: usize) -> Option<(usize, bool)> {
         }
         _ => None,
     }
+}
+
+/// The end (after the closing quote) of the key whose opening quote is at `pos`, and
+/// its [`Key::head`], when it is plain ASCII without escapes; `None` otherwise.
+#[inline(always)]
+fn plain_key(bytes: &[u8], pos: usize) -> Option<(usize, u64)> {
+    let start = pos + 1;
+    let word = swar::word_at(bytes, start)?;
+    let stops = swar::string_stops_ascii(word);
+    if stops != 0 {
+        // Exact for the lowest stop, the only one used.
+        let n = stops.trailing_zeros() / 8;
+        if (word >> (8 * n)) as u8 != b'"' {
+            return None;
+        }
+        let head = word & ((1u64 << (8 * n)) - 1);
+        return Some((start + n as usize + 1, head));
+    }
+    let stop = swar::string_stop_ascii(bytes, start + 8);
+    (bytes.get(stop) == Some(&b'"')).then_some((stop + 1, word))
 }
 
 /// How thoroughly [`scan`] checks the parts of an event nobody asked about.
@@ -268,10 +389,9 @@ pub enum Check {
 /// The state of one scan.
 struct Scanner<'b, 'f, S> {
     bytes: &'b [u8],
-    pos: usize,
-    check: Check,
     sink: &'f mut S,
     path: &'f mut Vec<u8>,
+    /// The containers enclosing the innermost one (which the scan loop keeps in a local).
     frames: &'f mut Vec<Frame>,
     trail: &'f mut Vec<ArrayPos>,
     closers: &'f mut Vec<u8>,
@@ -315,8 +435,6 @@ pub fn scan(
     let root = sink.root();
     let mut scanner = Scanner {
         bytes,
-        pos: 0,
-        check,
         sink,
         path,
         frames,
@@ -326,288 +444,305 @@ pub fn scan(
         next_array: 0,
         next_object: 0,
     };
-    scanner
-        .run(root)
-        .map_err(|(at, message)| JsonError::at(bytes, at, message))
+    let done = match check {
+        Check::Lenient => scanner.run::<true>(root),
+        Check::Strict => scanner.run::<false>(root),
+    };
+    done.map_err(|(at, message)| JsonError::at(bytes, at, message))
 }
 
 type Step = Result<(), (usize, &'static str)>;
 
 impl<S: Sink> Scanner<'_, '_, S> {
-    fn run(&mut self, root: Visit) -> Step {
-        self.pos = skip_ws(self.bytes, 0);
-        if self.bytes.get(self.pos) != Some(&b'{') {
-            return Err((self.pos, "an event must be a JSON object"));
-        }
-        self.pos += 1;
-        self.push(false, true, root);
-        loop {
-            // `None`: an empty container closed.
-            if let Some(visit) = self.member()? {
-                self.value(visit)?;
-            }
-            if self.after_value()? {
-                break;
-            }
-        }
-        if self.frames.is_empty() {
-            let end = skip_ws(self.bytes, self.pos);
-            if end < self.bytes.len() {
-                return Err((end, "unexpected content after the event object"));
-            }
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, array: bool, root: bool, visit: Visit) {
+    /// The frame of a container just opened (not on the stack).
+    #[inline(always)]
+    fn open<const LENIENT: bool>(&mut self, array: bool, root: bool, visit: Visit) -> Frame {
         let serial = self.next_object;
-        if !array {
-            self.next_object += 1;
-        }
-        self.frames.push(Frame {
+        self.next_object += u32::from(!array);
+        Frame {
             array,
             root,
-            first: true,
             visit,
-            path_len: self.path.len(),
+            path_len: if S::NEEDS_PATH { self.path.len() } else { 0 },
             seen: 0,
+            left: if LENIENT && !array && visit.children > 0 {
+                u32::from(visit.children)
+            } else {
+                u32::MAX
+            },
             serial,
-        });
+        }
     }
 
-    /// At the start of an object member or array element: reads the key (objects) and
-    /// returns what to do with the value; `None` when the container was empty and has
-    /// been closed.
-    fn member(&mut self) -> Result<Option<Visit>, (usize, &'static str)> {
-        let bytes = self.bytes;
-        self.pos = skip_ws(bytes, self.pos);
-        let Some(frame) = self.frames.last_mut() else {
-            return Err((self.pos, "internal: no open container"));
-        };
-        if frame.array {
-            if frame.first && bytes.get(self.pos) == Some(&b']') {
-                self.pos += 1;
-                self.close();
-                return Ok(None);
-            }
-            frame.first = false;
-            if S::NEEDS_PATH {
-                self.path.truncate(frame.path_len);
-            }
-            return Ok(Some(frame.visit));
-        }
-        if frame.first && bytes.get(self.pos) == Some(&b'}') {
-            self.pos += 1;
-            self.close();
-            return Ok(None);
-        }
-        frame.first = false;
-        if bytes.get(self.pos) != Some(&b'"') {
-            return Err((self.pos, "expected a string key"));
-        }
-        // Most keys hold no escape: their text is the raw bytes between the quotes.
-        let decoded;
-        let (end, key): (usize, &[u8]) = match plain_string_end(bytes, self.pos) {
-            Some((end, _)) => (end, &bytes[self.pos + 1..end - 1]),
-            None => {
-                let end;
-                (end, decoded) = scan_string(bytes, self.pos)?;
-                match &decoded {
-                    Some(d) => (end, d.as_bytes()),
-                    None => (end, &bytes[self.pos + 1..end - 1]),
-                }
-            }
-        };
-        let mut visit = Visit::SKIP;
-        if frame.visit.descend {
-            if S::NEEDS_PATH {
-                self.path.truncate(frame.path_len);
-                if !frame.root {
-                    self.path.push(b'.');
-                }
-                self.path.extend_from_slice(key);
-            }
-            visit = self.sink.visit(&frame.visit, key, self.path);
-            if visit.live() {
-                // First occurrence wins: a repeated key's value is skipped.
-                let fresh = if visit.slot != NO_SLOT {
-                    let bit = 1u64 << (visit.slot & 63);
-                    let fresh = frame.seen & bit == 0;
-                    frame.seen |= bit;
-                    fresh
-                } else {
-                    self.seen_keys.insert((frame.serial, key.to_vec()))
-                };
-                if !fresh {
-                    visit = Visit::SKIP;
-                }
-            }
-        }
-        self.pos = skip_ws(bytes, end);
-        if bytes.get(self.pos) != Some(&b':') {
-            return Err((self.pos, "expected ':' after the key"));
-        }
-        self.pos = skip_ws(bytes, self.pos + 1);
-        Ok(Some(visit))
-    }
-
-    /// Reads one value.
-    fn value(&mut self, visit: Visit) -> Step {
-        let bytes = self.bytes;
-        let pos = self.pos;
-        if self.check == Check::Lenient && !visit.live() {
-            self.pos = match bytes.get(pos) {
-                Some(b'"') => skip_string(bytes, pos)?,
-                _ => skip_value(bytes, pos, self.closers)?,
-            };
-            return Ok(());
-        }
-        match bytes.get(pos) {
-            Some(b'{') => {
-                self.pos += 1;
-                let visit = if visit.descend { visit } else { Visit::SKIP };
-                self.push(false, false, visit);
-            }
-            Some(b'[') => {
-                self.pos += 1;
-                let visit = if visit.live() { visit } else { Visit::SKIP };
-                if visit.live() {
-                    self.trail.push(ArrayPos {
-                        array: self.next_array,
-                        index: 0,
-                    });
-                    self.next_array += 1;
-                }
-                self.push(true, false, visit);
-            }
-            Some(b'"') => {
-                let (end, decoded, ascii) = match plain_string_end(bytes, pos) {
-                    Some((end, ascii)) => (end, None, ascii),
-                    None => {
-                        let (end, decoded) = scan_string(bytes, pos)?;
-                        (end, decoded, false)
-                    }
-                };
-                if let Some(id) = visit.leaf {
-                    let text: &[u8] = match &decoded {
-                        Some(d) => d.as_bytes(),
-                        None => {
-                            let raw = &bytes[pos + 1..end - 1];
-                            if !ascii && std::str::from_utf8(raw).is_err() {
-                                return Err((pos, "string is not valid UTF-8"));
-                            }
-                            raw
-                        }
-                    };
-                    self.sink.value(id, Value::Str(text), self.trail);
-                }
-                self.pos = end;
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let Some(end) = scan_number(bytes, pos) else {
-                    return Err((pos, "invalid number"));
-                };
-                if let Some(id) = visit.leaf {
-                    self.sink
-                        .value(id, Value::Num(&bytes[pos..end]), self.trail);
-                }
-                self.pos = end;
-            }
-            Some(b't') if bytes[pos..].starts_with(b"true") => self.literal(visit, Value::True, 4),
-            Some(b'f') if bytes[pos..].starts_with(b"false") => {
-                self.literal(visit, Value::False, 5)
-            }
-            Some(b'n') if bytes[pos..].starts_with(b"null") => self.literal(visit, Value::Null, 4),
-            None => return Err((pos, "unexpected end of the event")),
-            Some(_) => return Err((pos, "expected a JSON value")),
-        }
-        Ok(())
-    }
-
-    fn literal(&mut self, visit: Visit, value: Value<'static>, len: usize) {
-        if let Some(id) = visit.leaf {
-            self.sink.value(id, value, self.trail);
-        }
-        self.pos += len;
-    }
-
-    /// Pops the container on top, dropping its trail entry when it had one.
-    fn close(&mut self) {
-        if let Some(frame) = self.frames.pop()
-            && frame.array
-            && frame.visit.live()
-        {
+    /// Closes the innermost container `cur` (never the top-level object): its parent
+    /// becomes the innermost, and its trail entry is dropped when it had one.
+    #[inline(always)]
+    fn close(&mut self, cur: &mut Frame) {
+        if cur.array && cur.visit.live() {
             self.trail.pop();
         }
+        if let Some(parent) = self.frames.pop() {
+            *cur = parent;
+        }
     }
 
-    /// After a complete value (or an empty container just closed): consumes
-    /// separators and closing brackets. Returns true when the event is done.
+    /// What to do with the value of `key` in the object `cur` (which descends).
     #[inline(always)]
-    fn after_value(&mut self) -> Result<bool, (usize, &'static str)> {
-        let bytes = self.bytes;
-        loop {
-            let Some(frame) = self.frames.last_mut() else {
-                return Ok(true);
-            };
-            // In a just-completed container value the top frame is still open.
-            if frame.first {
-                return Ok(false);
+    fn child(&mut self, cur: &mut Frame, key: Key<'_>) -> Visit {
+        if S::NEEDS_PATH {
+            self.path.truncate(cur.path_len);
+            if !cur.root {
+                self.path.push(b'.');
             }
-            if !frame.array {
-                if self.check == Check::Lenient
-                    && frame.visit.children > 0
-                    && frame.seen.count_ones() == u32::from(frame.visit.children)
-                {
-                    // Every key anyone needs here has been read: skip the rest unread.
-                    if frame.root {
-                        // Done; the open root frame tells `run` not to check what follows.
-                        return Ok(true);
+            self.path.extend_from_slice(key.text);
+        }
+        let visit = self.sink.visit(&cur.visit, key, self.path);
+        if !visit.live() {
+            return Visit::SKIP;
+        }
+        // First occurrence wins: a repeated key's value is skipped.
+        let fresh = if visit.slot != NO_SLOT {
+            let bit = 1u64 << (visit.slot & 63);
+            let fresh = cur.seen & bit == 0;
+            cur.seen |= bit;
+            cur.left = cur.left.wrapping_sub(u32::from(fresh));
+            fresh
+        } else {
+            self.seen_keys.insert((cur.serial, key.text.to_vec()))
+        };
+        if fresh { visit } else { Visit::SKIP }
+    }
+
+    /// The whole scan, as one loop over members (object keys with their values, array
+    /// elements) that keeps the innermost container in a local. `LENIENT`: see
+    /// [`Check::Lenient`].
+    fn run<const LENIENT: bool>(&mut self, root: Visit) -> Step {
+        let bytes = self.bytes;
+        let mut pos = skip_ws(bytes, 0);
+        if bytes.get(pos) != Some(&b'{') {
+            return Err((pos, "an event must be a JSON object"));
+        }
+        let mut cur = self.open::<LENIENT>(false, true, root);
+        pos = skip_ws(bytes, pos + 1);
+        if bytes.get(pos) == Some(&b'}') {
+            return after_event(bytes, pos + 1);
+        }
+        'member: loop {
+            // At a member, white space skipped: a key (objects) or a value (arrays).
+            let visit = if cur.array {
+                if S::NEEDS_PATH {
+                    self.path.truncate(cur.path_len);
+                }
+                cur.visit
+            } else {
+                if bytes.get(pos) != Some(&b'"') {
+                    return Err((pos, "expected a string key"));
+                }
+                // Most keys are short plain ASCII: their text is the raw bytes between
+                // the quotes, and the word read to find the end holds their head.
+                let decoded;
+                let (end, key) = match plain_key(bytes, pos) {
+                    Some((end, head)) => (
+                        end,
+                        Key {
+                            text: &bytes[pos + 1..end - 1],
+                            head,
+                        },
+                    ),
+                    None => {
+                        let end;
+                        (end, decoded) = match plain_string_end(bytes, pos) {
+                            Some((end, _)) => (end, None),
+                            None => scan_string(bytes, pos)?,
+                        };
+                        let text = match &decoded {
+                            Some(d) => d.as_bytes(),
+                            None => &bytes[pos + 1..end - 1],
+                        };
+                        (end, Key::new(text))
                     }
-                    self.pos = leave_object(bytes, self.pos, self.closers)?;
-                    self.close();
+                };
+                let visit = if cur.visit.descend {
+                    self.child(&mut cur, key)
+                } else {
+                    Visit::SKIP
+                };
+                pos = end;
+                if bytes.get(pos) != Some(&b':') {
+                    pos = skip_ws(bytes, pos);
+                    if bytes.get(pos) != Some(&b':') {
+                        return Err((pos, "expected ':' after the key"));
+                    }
+                }
+                pos = skip_ws(bytes, pos + 1);
+                visit
+            };
+            // The value.
+            match bytes.get(pos) {
+                Some(b'"') => {
+                    pos = if LENIENT && visit.leaf.is_none() {
+                        skip_string(bytes, pos)?
+                    } else {
+                        self.string(pos, visit.leaf)?
+                    };
+                }
+                Some(&open @ (b'{' | b'[')) => {
+                    let array = open == b'[';
+                    let enter = if array { visit.live() } else { visit.descend };
+                    let close = if array { b']' } else { b'}' };
+                    if LENIENT && !enter {
+                        self.closers.clear();
+                        self.closers.push(close);
+                        pos = skip_inside(bytes, pos + 1, self.closers)?;
+                    } else {
+                        let visit = if enter { visit } else { Visit::SKIP };
+                        if array && enter {
+                            self.trail.push(ArrayPos {
+                                array: self.next_array,
+                                index: 0,
+                            });
+                            self.next_array += 1;
+                        }
+                        let inner = self.open::<LENIENT>(array, false, visit);
+                        self.frames.push(std::mem::replace(&mut cur, inner));
+                        pos = skip_ws(bytes, pos + 1);
+                        if bytes.get(pos) != Some(&close) {
+                            continue 'member;
+                        }
+                        // Empty.
+                        pos += 1;
+                        self.close(&mut cur);
+                    }
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    if LENIENT && visit.leaf.is_none() {
+                        pos = skip_scalar(bytes, pos);
+                    } else {
+                        let Some(end) = scan_number(bytes, pos) else {
+                            return Err((pos, "invalid number"));
+                        };
+                        if let Some(id) = visit.leaf {
+                            self.sink
+                                .value(id, Value::Num(&bytes[pos..end]), self.trail);
+                        }
+                        pos = end;
+                    }
+                }
+                Some(&first @ (b't' | b'f' | b'n')) => {
+                    if LENIENT && visit.leaf.is_none() {
+                        pos = skip_scalar(bytes, pos);
+                    } else {
+                        let (word, value): (&[u8], _) = match first {
+                            b't' => (b"true", Value::True),
+                            b'f' => (b"false", Value::False),
+                            _ => (b"null", Value::Null),
+                        };
+                        if !bytes[pos..].starts_with(word) {
+                            return Err((pos, "expected a JSON value"));
+                        }
+                        if let Some(id) = visit.leaf {
+                            self.sink.value(id, value, self.trail);
+                        }
+                        pos += word.len();
+                    }
+                }
+                None => return Err((pos, "unexpected end of the event")),
+                Some(_) => return Err((pos, "expected a JSON value")),
+            }
+            // After a value: separators and closing brackets.
+            loop {
+                if LENIENT && cur.left == 0 {
+                    // Every key anyone needs here has been read: skip the rest unread.
+                    if cur.root {
+                        // Done, and what follows the event is not looked at.
+                        return Ok(());
+                    }
+                    pos = leave_object(bytes, pos, self.closers)?;
+                    self.close(&mut cur);
                     continue;
                 }
-                self.pos = skip_ws(bytes, self.pos);
-                match bytes.get(self.pos) {
-                    // `member` checks that a key follows.
+                pos = skip_ws(bytes, pos);
+                let close = if cur.array { b']' } else { b'}' };
+                match bytes.get(pos) {
                     Some(b',') => {
-                        self.pos += 1;
-                        return Ok(false);
+                        pos = skip_ws(bytes, pos + 1);
+                        if cur.array {
+                            if cur.visit.live()
+                                && let Some(last) = self.trail.last_mut()
+                            {
+                                last.index += 1;
+                            }
+                            if matches!(bytes.get(pos), Some(b']') | None) {
+                                return Err((pos, "expected a value after ','"));
+                            }
+                        }
+                        continue 'member;
                     }
-                    Some(b'}') => {
-                        self.pos += 1;
-                        self.close();
-                        continue;
+                    Some(&b) if b == close => {
+                        pos += 1;
+                        if cur.root {
+                            return after_event(bytes, pos);
+                        }
+                        self.close(&mut cur);
                     }
-                    None => return Err((self.pos, "unexpected end of the event")),
-                    Some(_) => return Err((self.pos, "expected ',' or '}'")),
+                    None => return Err((pos, "unexpected end of the event")),
+                    Some(_) if cur.array => return Err((pos, "expected ',' or ']'")),
+                    Some(_) => return Err((pos, "expected ',' or '}'")),
                 }
-            }
-            self.pos = skip_ws(bytes, self.pos);
-            match bytes.get(self.pos) {
-                Some(b',') => {
-                    self.pos += 1;
-                    if frame.visit.live()
-                        && let Some(last) = self.trail.last_mut()
-                    {
-                        last.index += 1;
-                    }
-                    let next = skip_ws(bytes, self.pos);
-                    if matches!(bytes.get(next), Some(b']') | None) {
-                        return Err((next, "expected a value after ','"));
-                    }
-                    return Ok(false);
-                }
-                Some(b']') => {
-                    self.pos += 1;
-                    self.close();
-                }
-                None => return Err((self.pos, "unexpected end of the event")),
-                Some(_) => return Err((self.pos, "expected ',' or ']'")),
             }
         }
     }
+
+    /// Reads (and reports to `leaf`) the string whose opening quote is at `pos`;
+    /// returns the offset after it.
+    #[inline(always)]
+    fn string(&mut self, pos: usize, leaf: Option<u32>) -> Skip {
+        let bytes = self.bytes;
+        let (end, decoded, ascii) = match plain_string_end(bytes, pos) {
+            Some((end, ascii)) => (end, None, ascii),
+            None => {
+                let (end, decoded) = scan_string(bytes, pos)?;
+                (end, decoded, false)
+            }
+        };
+        if let Some(id) = leaf {
+            let text: &[u8] = match &decoded {
+                Some(d) => d.as_bytes(),
+                None => {
+                    let raw = &bytes[pos + 1..end - 1];
+                    if !ascii && std::str::from_utf8(raw).is_err() {
+                        return Err((pos, "string is not valid UTF-8"));
+                    }
+                    raw
+                }
+            };
+            self.sink.value(id, Value::Str(text), self.trail);
+        }
+        Ok(end)
+    }
+}
+
+/// After the top-level object closed at `pos`: only white space may follow.
+fn after_event(bytes: &[u8], pos: usize) -> Step {
+    let end = skip_ws(bytes, pos);
+    if end < bytes.len() {
+        return Err((end, "unexpected content after the event object"));
+    }
+    Ok(())
+}
+
+/// Skips a number or literal (without checking it): the run of characters that can
+/// make one up.
+#[inline(always)]
+fn skip_scalar(bytes: &[u8], pos: usize) -> usize {
+    let mut i = pos;
+    while bytes
+        .get(i)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+    {
+        i += 1;
+    }
+    i
 }
 
 /// Skips from inside an object to just after its closing brace.
@@ -652,7 +787,7 @@ impl AllValues {
 impl Sink for AllValues {
     const NEEDS_PATH: bool = true;
 
-    fn visit(&mut self, _parent: &Visit, _key: &[u8], path: &[u8]) -> Visit {
+    fn visit(&mut self, _parent: &Visit, _key: Key<'_>, path: &[u8]) -> Visit {
         let next = self.paths.len() as u32;
         let id = *self.ids.entry(path.to_vec()).or_insert_with(|| next);
         if id == next {
@@ -749,5 +884,180 @@ mod tests {
         let all = AllValues::read(event.as_bytes()).unwrap();
         assert_eq!(all.values.len(), 1);
         assert_eq!(all.values[0].2.len(), depth);
+    }
+
+    /// Wants the values at a few dotted paths (as a rule would), by path text.
+    struct Want {
+        paths: &'static [&'static str],
+        got: Vec<(String, String)>,
+    }
+
+    impl Sink for Want {
+        const NEEDS_PATH: bool = true;
+
+        fn root(&mut self) -> Visit {
+            Visit {
+                leaf: None,
+                descend: true,
+                slot: NO_SLOT,
+                children: 0,
+                node: 0,
+            }
+        }
+
+        fn visit(&mut self, _parent: &Visit, _key: Key<'_>, path: &[u8]) -> Visit {
+            let path = std::str::from_utf8(path).unwrap();
+            let leaf = self.paths.iter().position(|p| *p == path);
+            let descend = self.paths.iter().any(|p| {
+                p.len() > path.len() && p.starts_with(path) && p.as_bytes()[path.len()] == b'.'
+            });
+            Visit {
+                leaf: leaf.map(|i| i as u32),
+                descend,
+                slot: NO_SLOT,
+                children: 0,
+                node: 0,
+            }
+        }
+
+        fn value(&mut self, id: u32, value: Value<'_>, _trail: &[ArrayPos]) {
+            let path = self.paths[id as usize].to_string();
+            self.got.push((path, value.to_scalar().to_json()));
+        }
+    }
+
+    fn wanted(
+        event: &str,
+        paths: &'static [&'static str],
+        check: Check,
+    ) -> Result<Vec<(String, String)>, JsonError> {
+        let mut want = Want {
+            paths,
+            got: Vec::new(),
+        };
+        scan(
+            event.as_bytes(),
+            &mut want,
+            &mut ScanBuffers::default(),
+            check,
+        )?;
+        Ok(want.got)
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn white_space_and_escapes_do_not_change_values() {
+        let forms = [
+            r#"{"a":"x","b":{"c":1,"d":[true,null]},"e":"y"}"#,
+            " { \"a\" : \"x\" , \"b\" : { \"c\" : 1 , \"d\" : [ true , null ] } , \"e\" : \"y\" } ",
+            "{\n\t\"a\":\r\n\"x\",\n\"b\":{\"c\":1,\"d\":[true,\n null]},\"e\":\"y\"\n}\n",
+            r#"{"\u0061":"\u0078","b":{"\u0063":1,"d":[true,null]},"e":"y"}"#,
+        ];
+        let want = values(forms[0]);
+        for form in forms {
+            assert_eq!(values(form), want, "{form}");
+            for check in [Check::Strict, Check::Lenient] {
+                assert_eq!(
+                    wanted(form, &["a", "b.c", "e"], check).unwrap(),
+                    pairs(&[("a", "\"x\""), ("b.c", "1"), ("e", "\"y\"")]),
+                    "{form}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_keys_and_keys_with_escapes_are_read_whole() {
+        let event = r#"{"a_rather_long_key_name":1,"k\"q":2,"k\\":3,"\u00e9t\u00e9":4,"été":5}"#;
+        let got = values(event);
+        let keys: Vec<&str> = got.iter().map(|(p, _, _)| p.as_str()).collect();
+        // The escaped and the raw spelling are one key: the first counts.
+        assert_eq!(keys, ["a_rather_long_key_name", "k\"q", "k\\", "été"]);
+        assert_eq!(got[3].1, "4");
+    }
+
+    #[test]
+    fn skipped_subtrees_with_tricky_strings() {
+        // Brackets and escaped quotes inside strings of skipped values, across word
+        // boundaries, must not confuse the skip.
+        let tricky = [
+            r#"{"s":"]}\"{[","t":["\\",{"u":"\\\"]"}],"v":{"w":"}}}}}}}}}}}}"}}"#,
+            r#"{"x":[[[[[[[[[[[[[[[[[[["\"]]]]]]]]]]]]]]]]]]]"]]]]]]]]]]]]]]]]]]]}"#,
+            r#"{"y":"a\\\\\\\\\\\\\"\\\\","z":[{"q":"[[[[[[[["},{"q":"]]]]]]]]"}]}"#,
+            r#"{"Yy_":{"yY_":["_yY","Y"],"_":{"y":[]}},"e":{}}"#,
+        ];
+        for event in tricky {
+            let inner = format!(r#"{{"skip":{event},"last":"found"}}"#);
+            for check in [Check::Strict, Check::Lenient] {
+                assert_eq!(
+                    wanted(&inner, &["last"], check).unwrap(),
+                    pairs(&[("last", "\"found\"")]),
+                    "{inner}"
+                );
+            }
+            assert_eq!(
+                value_end(inner.as_bytes(), 8),
+                Some(8 + event.len()),
+                "{event}"
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_brackets_must_pair_up() {
+        for bad in [
+            r#"{"a":[1}, "b":1}"#,
+            r#"{"a":{"c":[}], "b":1}"#,
+            r#"{"a":{"c":"]"], "b":1}"#,
+            r#"{"a":{"c":"x\"}"}, "b":1"#,
+        ] {
+            assert!(wanted(bad, &["b"], Check::Lenient).is_err(), "{bad}");
+            assert!(wanted(bad, &["b"], Check::Strict).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deep_skipped_nesting() {
+        let depth = 10_000;
+        let event = format!(
+            r#"{{"a":{}"x"{},"b":{}{{}}{},"c":1}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth),
+            "{\"k\":".repeat(depth),
+            "}".repeat(depth)
+        );
+        for check in [Check::Strict, Check::Lenient] {
+            assert_eq!(wanted(&event, &["c"], check).unwrap(), pairs(&[("c", "1")]));
+        }
+    }
+
+    #[test]
+    fn first_of_repeated_keys_counts() {
+        let event = r#"{"a":1,"b":{"c":2},"a":3,"b":{"c":4,"d":5}}"#;
+        for check in [Check::Strict, Check::Lenient] {
+            assert_eq!(
+                wanted(event, &["a", "b.c", "b.d"], check).unwrap(),
+                pairs(&[("a", "1"), ("b.c", "2")])
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_events_are_errors() {
+        let event = r#"{"a":"x\"y","b":{"c":[1,{"d":"]"}],"e":true},"f":-1.5e3,"g":null}"#;
+        for end in 0..event.len() {
+            let cut = &event[..end];
+            assert!(AllValues::read(cut.as_bytes()).is_err(), "{cut}");
+            for paths in [&["g"][..], &["a", "b.c.d", "f"][..]] {
+                let paths: &'static [&'static str] = Box::leak(paths.to_vec().into_boxed_slice());
+                assert!(wanted(cut, paths, Check::Lenient).is_err(), "{cut}");
+            }
+        }
+        assert!(AllValues::read(event.as_bytes()).is_ok());
     }
 }

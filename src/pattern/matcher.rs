@@ -18,11 +18,10 @@ use std::sync::Arc;
 
 use super::ast::{Field, Op};
 use super::consistency::choose_consistent;
-use super::flatten::{ArrayPos, Check, NO_SLOT, ScanBuffers, Sink, Value, Visit, scan};
+use super::flatten::{ArrayPos, Check, Key, NO_SLOT, ScanBuffers, Sink, Value, Visit, scan};
 use super::index::{FieldIndex, op_matches};
 use super::json::JsonError;
 use super::parse::Pattern;
-use super::swar;
 use super::{Limits, PatternError};
 
 /// An exact value used by this many rules at one path is deferred in new rules.
@@ -115,31 +114,80 @@ pub struct Matcher {
 }
 
 /// The keys of one object path that some rule needs, with what to do with each.
-#[derive(Default)]
 struct ChildMap {
-    /// Few keys: compared one by one (cheaper than hashing).
-    small: Vec<(Box<[u8]>, Visit)>,
+    /// Few keys: compared one by one by [`signature`] (cheaper than hashing).
+    small: Vec<Child>,
     /// Many keys.
     large: FxHashMap<Box<[u8]>, Visit>,
-    /// Whether some key leads to an object path (only then can a dotted key match).
-    has_objects: bool,
+    /// The keys that lead to object paths: only a key that starts with one of them and
+    /// a dot can be a dotted path to something.
+    objects: Vec<Box<[u8]>>,
+    /// The length of the shortest of `objects` (`usize::MAX` when there are none): a
+    /// dotted key is longer.
+    shortest_object: usize,
+}
+
+impl Default for ChildMap {
+    fn default() -> Self {
+        ChildMap {
+            small: Vec::new(),
+            large: FxHashMap::default(),
+            objects: Vec::new(),
+            shortest_object: usize::MAX,
+        }
+    }
+}
+
+/// One expected key of a [`ChildMap`].
+struct Child {
+    sig: u64,
+    name: Box<[u8]>,
+    visit: Visit,
+}
+
+/// A key's [`Key::head`] with, for keys shorter than eight bytes, the length in the top
+/// byte: keys with different signatures differ.
+#[inline(always)]
+fn signature(key: Key<'_>) -> u64 {
+    let len = key.text.len();
+    if len < 8 {
+        key.head | (len as u64) << 56
+    } else {
+        key.head
+    }
 }
 
 impl ChildMap {
     #[inline(always)]
-    fn get(&self, key: &[u8]) -> Visit {
-        if self.large.is_empty() {
-            // Length and end bytes first: most keys differ there, without a `memcmp`.
-            let ends = (key.first(), key.last());
-            for (k, v) in &self.small {
-                if k.len() == key.len() && (k.first(), k.last()) == ends && **k == *key {
-                    return *v;
-                }
+    fn get(&self, key: Key<'_>) -> Visit {
+        let sig = signature(key);
+        for c in &self.small {
+            // Equal signatures: the keys are equal when the lengths are and, beyond
+            // eight bytes, the rest.
+            if c.sig == sig
+                && c.name.len() == key.text.len()
+                && (key.text.len() <= 8 || c.name.get(8..) == key.text.get(8..))
+            {
+                return c.visit;
             }
-            Visit::SKIP
-        } else {
-            self.large.get(key).copied().unwrap_or(Visit::SKIP)
         }
+        if self.large.is_empty() {
+            return Visit::SKIP;
+        }
+        self.large.get(key.text).copied().unwrap_or(Visit::SKIP)
+    }
+
+    /// Can `key` (not one of the keys) be a dotted path into one of the objects?
+    #[inline(always)]
+    fn may_reach(&self, key: &[u8]) -> bool {
+        key.len() > self.shortest_object && self.reaches(key)
+    }
+
+    #[inline(never)]
+    fn reaches(&self, key: &[u8]) -> bool {
+        self.objects
+            .iter()
+            .any(|name| key.get(name.len()) == Some(&b'.') && key.starts_with(name))
     }
 }
 
@@ -399,12 +447,19 @@ impl Matcher {
             let map = &mut self.nodes[id as usize];
             for (name, full) in kids {
                 if let Some(visit) = self.paths.get(full.as_slice()).copied() {
-                    map.has_objects |= visit.descend;
-                    map.small.push((name.into(), visit));
+                    if visit.descend {
+                        map.shortest_object = map.shortest_object.min(name.len());
+                        map.objects.push(name.as_slice().into());
+                    }
+                    map.small.push(Child {
+                        sig: signature(Key::new(&name)),
+                        name: name.into(),
+                        visit,
+                    });
                 }
             }
             if map.small.len() > 8 {
-                map.large = map.small.drain(..).collect();
+                map.large = map.small.drain(..).map(|c| (c.name, c.visit)).collect();
             }
         }
     }
@@ -769,6 +824,29 @@ struct MatchSink<'m, 's> {
     s: &'s mut State,
 }
 
+impl MatchSink<'_, '_> {
+    /// What to do with a key holding dots (`"detail.state"`): the path its pieces
+    /// reach, if any.
+    #[cold]
+    fn dotted(&self, parent: &Visit, key: &[u8]) -> Visit {
+        let mut visit = *parent;
+        for piece in key.split(|&b| b == b'.') {
+            if !visit.descend {
+                return Visit::SKIP;
+            }
+            visit = self
+                .m
+                .nodes
+                .get(visit.node as usize)
+                .map_or(Visit::SKIP, |c| c.get(Key::new(piece)));
+        }
+        Visit {
+            slot: NO_SLOT,
+            ..visit
+        }
+    }
+}
+
 impl Sink for MatchSink<'_, '_> {
     fn root(&mut self) -> Visit {
         self.m.root
@@ -776,31 +854,18 @@ impl Sink for MatchSink<'_, '_> {
 
     const NEEDS_PATH: bool = false;
 
-    #[inline]
-    fn visit(&mut self, parent: &Visit, key: &[u8], _path: &[u8]) -> Visit {
-        let nodes = &self.m.nodes;
-        let Some(children) = nodes.get(parent.node as usize) else {
+    #[inline(always)]
+    fn visit(&mut self, parent: &Visit, key: Key<'_>, _path: &[u8]) -> Visit {
+        let Some(children) = self.m.nodes.get(parent.node as usize) else {
             return Visit::SKIP;
         };
         let visit = children.get(key);
         // Child names never contain a dot, so a found key is a plain one. A dotted key
-        // can only lead somewhere when some child is an object path.
-        if visit.live() || !children.has_objects || !swar::contains(key, b'.') {
+        // can only lead somewhere when it starts with a child that is an object path.
+        if visit.live() || !children.may_reach(key.text) {
             return visit;
         }
-        let mut visit = *parent;
-        for piece in key.split(|&b| b == b'.') {
-            if !visit.descend {
-                return Visit::SKIP;
-            }
-            visit = nodes
-                .get(visit.node as usize)
-                .map_or(Visit::SKIP, |c| c.get(piece));
-        }
-        Visit {
-            slot: NO_SLOT,
-            ..visit
-        }
+        self.dotted(parent, key.text)
     }
 
     #[inline]

@@ -1,11 +1,14 @@
 //! Byte searches eight bytes at a time ("SIMD within a register"), for the scanner's
-//! hot loops: the end of a string and the next structural character.
+//! hot loops: the end of a string, and the quotes and brackets of a word.
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// Bit 7 of every byte.
+pub const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
+/// The eight bytes at `i` as a little-endian word, if there are eight.
 #[inline]
-fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
+pub fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
     let chunk = bytes.get(i..i + 8)?;
     let mut word = [0u8; 8];
     word.copy_from_slice(chunk);
@@ -24,8 +27,43 @@ fn equal_bytes(word: u64, byte: u8) -> u64 {
     zero_bytes(word ^ (u64::from(byte) * ONES))
 }
 
+/// Bit 7 of each byte is set exactly where `word` has the byte `byte` (no false hits
+/// above a true one, unlike [`equal_bytes`]).
+#[inline(always)]
+pub fn equal_bytes_exact(word: u64, byte: u8) -> u64 {
+    let x = word ^ (u64::from(byte) * ONES);
+    !(((x & LOWS) + LOWS) | x) & HIGHS
+}
+
+/// For a mask with only bit 7 of bytes set: bit 7 of each byte becomes the parity of
+/// the set bits at or below it.
+#[inline(always)]
+pub fn prefix_xor(mut mask: u64) -> u64 {
+    mask ^= mask << 8;
+    mask ^= mask << 16;
+    mask ^= mask << 32;
+    mask
+}
+
+/// Bit 7 of each byte of `word` that may be a bracket: every `[`, `]`, `{` and `}`,
+/// and also `Y`, `_`, `y` and DEL (never found outside strings in valid JSON; callers
+/// check the byte).
+#[inline(always)]
+pub fn brackets(word: u64) -> u64 {
+    // '[' -> '{', ']' -> '}'; then '{' and '}' differ from each other (and from the
+    // others) only in bits 1 and 2.
+    let x = ((word | (0x20 * ONES)) ^ (0x7b * ONES)) & !(0x06 * ONES);
+    !(((x & LOWS) + LOWS) | x) & HIGHS
+}
+
+/// Does `word` hold the byte `byte`?
+#[inline(always)]
+pub fn has_byte(word: u64, byte: u8) -> bool {
+    equal_bytes(word, byte) != 0
+}
+
 /// Scans from `i` while `hits` finds nothing in a word, then byte by byte with `is_stop`.
-#[inline]
+#[inline(always)]
 fn find(
     bytes: &[u8],
     mut i: usize,
@@ -64,20 +102,22 @@ pub fn string_stop(bytes: &[u8], i: usize) -> usize {
     )
 }
 
+/// Bit 7 of each byte of `word` that is `"`, `\`, a control character or outside ASCII
+/// (exact for the lowest such byte).
+#[inline(always)]
+pub fn string_stops_ascii(w: u64) -> u64 {
+    equal_bytes(w, b'"')
+        | equal_bytes(w, b'\\')
+        | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
+        | (w & HIGHS)
+}
+
 /// Like [`string_stop`], but also stops at the first byte outside ASCII (>= 0x80).
 #[inline]
 pub fn string_stop_ascii(bytes: &[u8], i: usize) -> usize {
-    find(
-        bytes,
-        i,
-        |w| {
-            equal_bytes(w, b'"')
-                | equal_bytes(w, b'\\')
-                | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
-                | (w & HIGHS)
-        },
-        |b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b),
-    )
+    find(bytes, i, string_stops_ascii, |b| {
+        b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)
+    })
 }
 
 /// The first offset at or after `i` holding `"` or `\`, or the length of `bytes`.
@@ -88,26 +128,6 @@ pub fn quote_or_backslash(bytes: &[u8], i: usize) -> usize {
         i,
         |w| equal_bytes(w, b'"') | equal_bytes(w, b'\\'),
         |b| b == b'"' || b == b'\\',
-    )
-}
-
-/// Does `bytes` contain `byte`?
-#[inline]
-pub fn contains(bytes: &[u8], byte: u8) -> bool {
-    find(bytes, 0, |w| equal_bytes(w, byte), |b| b == byte) < bytes.len()
-}
-
-/// The first offset at or after `i` holding `"`, `[`, `]`, `{` or `}`, or the length.
-#[inline]
-pub fn structural(bytes: &[u8], i: usize) -> usize {
-    find(
-        bytes,
-        i,
-        |w| {
-            let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
-            equal_bytes(w, b'"') | equal_bytes(folded, b'{') | equal_bytes(folded, b'}')
-        },
-        |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'),
     )
 }
 
@@ -141,11 +161,39 @@ mod tests {
                     quote_or_backslash(s, start),
                     plain(&|b| b == b'"' || b == b'\\')
                 );
-                assert_eq!(
-                    structural(s, start),
-                    plain(&|b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'))
-                );
             }
+        }
+    }
+
+    #[test]
+    fn exact_masks_match_a_plain_loop() {
+        let samples: [&[u8; 8]; 7] = [
+            b"a\"b\"{[}]",
+            b"\"\"\"\"\"\"\"\"",
+            b"\x00\"\x01\"\x00{\x00}",
+            b"{{{{]]]]",
+            b"\\\"\\\\[\xff\x7b\xfb",
+            b"no hits!",
+            b"Yy_\x7fzZ{}",
+        ];
+        for s in samples {
+            let word = u64::from_le_bytes(*s);
+            let bits = |f: &dyn Fn(u8) -> bool| {
+                (0..8).fold(0u64, |m, k| if f(s[k]) { m | 0x80 << (8 * k) } else { m })
+            };
+            assert_eq!(equal_bytes_exact(word, b'"'), bits(&|b| b == b'"'));
+            assert_eq!(equal_bytes_exact(word, 0), bits(&|b| b == 0));
+            assert_eq!(
+                brackets(word),
+                bits(&|b| matches!(b, b'[' | b']' | b'{' | b'}' | b'Y' | b'_' | b'y' | 0x7f))
+            );
+            assert_eq!(has_byte(word, b'"'), s.contains(&b'"'));
+            let quotes = equal_bytes_exact(word, b'"');
+            let parity = (0..8).fold(0u64, |m, k| {
+                let odd = s[..=k].iter().filter(|&&b| b == b'"').count() % 2 == 1;
+                if odd { m | 0x80 << (8 * k) } else { m }
+            });
+            assert_eq!(prefix_xor(quotes), parity);
         }
     }
 }
