@@ -114,3 +114,52 @@ fn sns_corpus() {
     }
     assert_all_pass(&failures, cases.len());
 }
+
+/// A topic's body policies matched in one pass give, for every message, exactly the
+/// verdicts of the policies asked one by one (every valid body policy of the corpus
+/// against every body message of the corpus, malformed ones included).
+#[test]
+fn sns_policy_sets_agree_with_single_policies() {
+    use eventyard::pattern::sns::PolicySet;
+    let cases = load("sns-filter-policies.jsonl", "policy", "message");
+    let body = |c: &&Case| c.scope.as_deref() == Some("body");
+    let policies: Vec<FilterPolicy> = cases
+        .iter()
+        .filter(body)
+        .filter_map(|c| FilterPolicy::parse(&c.pattern, Scope::MessageBody).ok())
+        .collect();
+    let mut messages: Vec<&str> = cases
+        .iter()
+        .filter(body)
+        .map(|c| c.event.as_str())
+        .collect();
+    messages.extend(["", "not json", "{\"a\":", "[1,2]", "\"text\"", "{}"]);
+    assert!(policies.len() > 64, "{} policies", policies.len());
+    let mut compared = 0;
+    for chunk in policies.chunks(PolicySet::MAX) {
+        // Every third subscription has no policy.
+        let slots: Vec<Option<&FilterPolicy>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i % 3 != 2).then_some(p))
+            .collect();
+        let Some(set) = PolicySet::new(&slots) else {
+            panic!("body policies make a set");
+        };
+        for message in &messages {
+            let passes = set.passes(message.as_bytes());
+            for (i, slot) in slots.iter().enumerate() {
+                let alone = slot.is_none_or(|p| p.matches(message.as_bytes()).unwrap_or(false));
+                assert_eq!(passes & (1 << i) != 0, alone, "policy {i} on {message}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 5_000, "{compared}");
+    let attributes = FilterPolicy::parse(r#"{"a": ["b"]}"#, Scope::MessageAttributes);
+    let Ok(attributes) = attributes else {
+        panic!("valid policy");
+    };
+    assert!(PolicySet::new(&[Some(&attributes)]).is_none());
+    assert!(PolicySet::new(&vec![None; PolicySet::MAX + 1]).is_none());
+}

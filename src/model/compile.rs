@@ -20,7 +20,7 @@ use super::{
     Arrivals, Bus, Consumer, Dur, EventTemplate, FilterScope, Kind, Latency, Node, Producer, Queue,
     RetryPolicy, Topic, Topology,
 };
-use crate::pattern::sns::{FilterPolicy, Scope};
+use crate::pattern::sns::{FilterPolicy, PolicySet, Scope};
 use crate::pattern::{Matcher, RuleId};
 
 /// The fastest a producer may send (events per second of simulated time); also the
@@ -230,6 +230,9 @@ pub struct CompiledTopic {
     pub content_dedup: bool,
     /// Subscriptions in name order.
     pub subscriptions: Vec<CompiledSubscription>,
+    /// The subscriptions' filter policies matched in one pass, when they all read the
+    /// message body (see [`PolicySet::new`]).
+    pub policy_set: Option<Arc<PolicySet>>,
 }
 
 /// A subscription.
@@ -972,11 +975,15 @@ impl Compiler<'_> {
                 None => ok = false,
             }
         }
+        let policies: Vec<Option<&FilterPolicy>> =
+            subscriptions.iter().map(|s| s.policy.as_deref()).collect();
+        let policy_set = PolicySet::new(&policies).map(Arc::new);
         ok.then_some(CompiledTopic {
             info,
             fifo: t.fifo,
             content_dedup: t.content_based_deduplication,
             subscriptions,
+            policy_set,
         })
     }
 

@@ -559,6 +559,26 @@ impl Matcher {
         })
     }
 
+    /// Calls `each` with the id of every rule matching `event` (each once, in no
+    /// particular order), checked as strictly as [`Matcher::matches`], without
+    /// allocating. Nothing is called when the event is malformed.
+    pub fn for_each_match(
+        &self,
+        event: &[u8],
+        mut each: impl FnMut(RuleId),
+    ) -> Result<(), JsonError> {
+        with_scratch(|scratch| {
+            let mut ids = std::mem::take(&mut scratch.ids);
+            ids.clear();
+            let result = self.run(event, scratch, &mut ids, Check::Strict);
+            if result.is_ok() {
+                ids.iter().copied().for_each(&mut each);
+            }
+            scratch.ids = ids;
+            result
+        })
+    }
+
     /// Appends the ids of matching rules to `out` (each once, in no particular order),
     /// reusing `scratch` between calls. This is the allocation-free hot path.
     ///

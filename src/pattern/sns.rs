@@ -114,6 +114,75 @@ impl FilterPolicy {
     }
 }
 
+/// The message-body policies of a topic's subscriptions, matched in one pass over a
+/// message: [`PolicySet::passes`] says which subscriptions a message goes to, exactly as
+/// asking each [`FilterPolicy::matches`] in turn would.
+pub struct PolicySet {
+    matcher: Matcher,
+    /// Bit per subscription whose policy a matched rule stands for (by rule id).
+    bit_of_rule: Vec<u64>,
+    /// Subscriptions without a policy: they pass everything.
+    unfiltered: u64,
+}
+
+impl PolicySet {
+    /// Most subscriptions a set covers (one bit each).
+    pub const MAX: usize = 64;
+
+    /// The set for subscriptions with these policies (`None`: no policy), in order;
+    /// `None` when there are more than [`PolicySet::MAX`] or a policy reads message
+    /// attributes (those depend on the copy, not only on the body).
+    pub fn new(policies: &[Option<&FilterPolicy>]) -> Option<PolicySet> {
+        if policies.len() > Self::MAX {
+            return None;
+        }
+        let mut matcher = Matcher::with_limits(Limits {
+            max_pattern_chars: 256 * 1024,
+            max_combinations: MAX_COMBINATIONS,
+            ..Limits::default()
+        });
+        let mut unfiltered = 0u64;
+        let mut names = Vec::new();
+        for (i, policy) in policies.iter().enumerate() {
+            match policy {
+                None => unfiltered |= 1 << i,
+                Some(p) if p.scope == Scope::MessageBody => {
+                    let name = i.to_string();
+                    matcher.add_pattern(&name, p.pattern.clone());
+                    names.push((name, 1u64 << i));
+                }
+                Some(_) => return None,
+            }
+        }
+        let mut bit_of_rule = Vec::new();
+        for (name, bit) in names {
+            let id = matcher.rule_id(&name)?.index();
+            if bit_of_rule.len() <= id {
+                bit_of_rule.resize(id + 1, 0);
+            }
+            bit_of_rule[id] = bit;
+        }
+        Some(PolicySet {
+            matcher,
+            bit_of_rule,
+            unfiltered,
+        })
+    }
+
+    /// Bit `i` set when subscription `i` passes `message` (a malformed body passes
+    /// only the unfiltered subscriptions, as each policy alone would say).
+    pub fn passes(&self, message: &[u8]) -> u64 {
+        let mut matched = 0u64;
+        let each = |id: super::RuleId| {
+            matched |= self.bit_of_rule.get(id.index()).copied().unwrap_or(0);
+        };
+        match self.matcher.for_each_match(message, each) {
+            Ok(()) => self.unfiltered | matched,
+            Err(_) => self.unfiltered,
+        }
+    }
+}
+
 /// Does the attributes object name any attribute (Binary ones included)?
 fn has_attributes(message: &[u8]) -> bool {
     let text = String::from_utf8_lossy(message);

@@ -1537,6 +1537,12 @@ impl Engine {
         };
         let cfg = t.cfg.clone();
         let edges = t.edges.clone();
+        // One pass over the body for all body policies, unless already known.
+        let known = known.or_else(|| {
+            cfg.policy_set
+                .as_ref()
+                .map(|set| set.passes(msg.body.as_bytes()))
+        });
         let mut copies = 0;
         let mut envelope: Option<Arc<Message>> = None;
         for (i, sub) in cfg.subscriptions.iter().enumerate() {

@@ -19,7 +19,6 @@ use crate::model::NodeId;
 use crate::model::compile::{CompiledBus, CompiledNode, CompiledProducer};
 use crate::model::template::RenderContext;
 use crate::model::transform::{Reserved, TargetInput, TopLevel};
-use crate::pattern::sns::Scope;
 use crate::pattern::{RuleId, Scratch};
 
 /// Room reserved for a body (most events fit; bigger ones grow once).
@@ -426,29 +425,13 @@ fn route_with<'b>(
 }
 
 /// Which of topic `to`'s subscriptions pass `message` (see [`Route::filter`]); `None`
-/// when `to` is not a topic, has more than 64 subscriptions, or has a policy on
-/// message attributes (those depend on the copy, not only the body).
+/// when `to` is not a topic or its policies cannot be matched in one pass (more than 64
+/// subscriptions, or a policy on message attributes, which depend on the copy).
 fn topic_filter(nodes: &[CompiledNode], to: NodeId, message: &str) -> Option<u64> {
     let Some(CompiledNode::Topic(topic)) = nodes.get(to) else {
         return None;
     };
-    if topic.subscriptions.len() > 64 {
-        return None;
-    }
-    let mut passes = 0u64;
-    for (i, sub) in topic.subscriptions.iter().enumerate() {
-        let pass = match &sub.policy {
-            None => true,
-            Some(p) if p.scope() == Scope::MessageBody => {
-                p.matches(message.as_bytes()).unwrap_or(false)
-            }
-            Some(_) => return None,
-        };
-        if pass {
-            passes |= 1 << i;
-        }
-    }
-    Some(passes)
+    Some(topic.policy_set.as_ref()?.passes(message.as_bytes()))
 }
 
 /// Builds an EventBridge event from a replayed line (`source`, `detail-type`, `detail`,
