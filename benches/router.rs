@@ -126,7 +126,12 @@ fn realtime() {
         Ok(rt) => rt,
         Err(e) => panic!("tokio: {e}"),
     };
-    for rate in [100_000.0, 300_000.0, 500_000.0, 700_000.0, 1_000_000.0] {
+    // `EVENTYARD_BENCH_RATES=300000,1000000` picks the paced rates.
+    let rates: Vec<f64> = std::env::var("EVENTYARD_BENCH_RATES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100_000.0, 300_000.0, 500_000.0, 700_000.0, 1_000_000.0]);
+    for rate in rates {
         let mut engine = Engine::new(realtime_topology(rate), EngineOptions::default());
         let wall = Instant::now();
         let pacing = runtime.block_on(drive_real(

@@ -2028,3 +2028,35 @@ fn fifo_duplicates_to_a_full_queue_are_dropped_not_refused() {
     assert_eq!((q.depth, q.refused), (1, 0));
     assert_eq!(drops(&e, "q.fifo", "duplicate within 5 minutes"), 3);
 }
+
+/// Consumers whose work is instant process copies on arrival (no letter is made): every
+/// copy is counted, traced and probed as on the long way, a single slot is enough for
+/// any number of copies arriving together, and a consumer that is down fails them.
+#[test]
+fn instant_consumers_process_on_arrival() {
+    let json = r#"{"eventyard": 1, "nodes": {
+      "p": {"kind": "producer", "to": "bus", "rate": 500, "events": [{"source": "s.x", "detail_type": "T", "detail": {"n": 7}}]},
+      "bus": {"kind": "bus", "rules": {
+        "a": {"pattern": {"source": [{"prefix": "s."}]}, "targets": [{"to": "tiny"}, {"to": "tiny", "input_path": "$.detail"}]},
+        "b": {"pattern": {"detail-type": ["T"]}, "targets": [{"to": "tiny"}]}}},
+      "tiny": {"kind": "consumer", "latency": {"fixed": "0s"}, "concurrency": 1}
+    }}"#;
+    let mut e = traced(json, 1);
+    e.add_reach_probe("T", "tiny", 0);
+    e.run_until(2 * SEC);
+    let c = counters(&e, "tiny").clone();
+    let produced = counters(&e, "p").produced;
+    assert!(produced > 900, "{produced}");
+    assert_eq!(c.received, 3 * produced);
+    assert_eq!(c.processed, 3 * produced);
+    assert_eq!((c.failed, c.throttled, c.max_depth, c.depth), (0, 0, 1, 0));
+    let hops = e.drain_trace();
+    let tiny = node(&e, "tiny");
+    let started = hops
+        .iter()
+        .filter(|h| h.node == tiny && e.describe(h) == "processing")
+        .count();
+    assert_eq!(started as u64, 3 * produced);
+    assert_eq!(e.ledger().processed, 3 * produced);
+    assert_eq!(e.pending_copies(), 0);
+}

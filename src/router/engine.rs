@@ -1422,6 +1422,17 @@ impl Engine {
                     continue;
                 }
             };
+            let via = Via::Rule {
+                bus,
+                rule: route.rule,
+            };
+            if self.is_instant_consumer(target.to) {
+                // The copy's body is never read: counts, hops and probes use what it
+                // shares with the event.
+                self.ledger.created += 1;
+                self.consume_now(&msg, target.to, edge, via);
+                continue;
+            }
             let copy = if body.is_none() && target.group_id.is_none() {
                 msg.clone()
             } else {
@@ -1434,10 +1445,7 @@ impl Engine {
             let key = self.letters.insert(Letter {
                 msg: copy,
                 to: target.to,
-                via: Via::Rule {
-                    bus,
-                    rule: route.rule,
-                },
+                via,
                 retry: RetrySpec {
                     style: RetryStyle::EventBridge,
                     max_retries: target.retry.maximum_retry_attempts,
@@ -1840,6 +1848,54 @@ impl Engine {
         self.start_processing(key, consumer);
     }
 
+    /// Whether a copy delivered to `node` now would be processed on arrival and cannot
+    /// fail: a consumer that is up, has a free slot, instant work (latency 0, none added),
+    /// no error rate, and no queues to pull from afterwards.
+    fn is_instant_consumer(&self, node: NodeId) -> bool {
+        matches!(&self.nodes[node], NodeRt::Consumer(c)
+            if !c.down
+                && c.busy < c.cfg.config.concurrency
+                && c.extra_latency == 0
+                && c.error_rate <= 0.0
+                && c.cfg.queues.is_empty()
+                && matches!(c.cfg.config.latency, Latency::Fixed(d) if d.nanos() == 0))
+    }
+
+    /// Processes a copy of `msg` at an instant consumer (see [`Self::is_instant_consumer`])
+    /// without making a letter: the counts, depth gauge, latency, probes and trace hops
+    /// are those of [`Self::push_to_consumer`], [`Self::start_processing`] and
+    /// [`Self::complete`] for such a copy.
+    fn consume_now(&mut self, msg: &Message, consumer: NodeId, edge: u32, via: Via) {
+        self.count_delivered(edge, via);
+        let NodeRt::Consumer(c) = &self.nodes[consumer] else {
+            return;
+        };
+        let busy = u64::from(c.busy);
+        let m = &mut self.metrics[consumer];
+        m.counters.received += 1;
+        m.set_depth(busy + 1);
+        m.set_depth(busy);
+        m.counters.processed += 1;
+        m.record_latency(self.now - msg.produced_at);
+        self.ledger.processed += 1;
+        self.tracer.hop(msg, self.now, consumer, HopKind::Started);
+        self.count_series(consumer);
+        self.probe(consumer, msg);
+        self.tracer.hop(msg, self.now, consumer, HopKind::Processed);
+    }
+
+    /// One more message processed this second, for consumers whose throughput is followed.
+    fn count_series(&mut self, consumer: NodeId) {
+        if let Some(slot) = self.series_nodes.get(consumer).copied().flatten() {
+            let sec = (self.now / 1_000_000_000) as usize;
+            let s = &mut self.series[slot];
+            if s.len() <= sec {
+                s.resize(sec + 1, 0);
+            }
+            s[sec] += 1;
+        }
+    }
+
     fn start_processing(&mut self, key: LetterKey, consumer: NodeId) {
         let NodeRt::Consumer(c) = &mut self.nodes[consumer] else {
             return;
@@ -1895,14 +1951,7 @@ impl Engine {
                 m.counters.processed += 1;
                 m.record_latency(self.now - letter.msg.produced_at);
                 self.ledger.processed += 1;
-                if let Some(slot) = self.series_nodes.get(consumer).copied().flatten() {
-                    let sec = (self.now / 1_000_000_000) as usize;
-                    let s = &mut self.series[slot];
-                    if s.len() <= sec {
-                        s.resize(sec + 1, 0);
-                    }
-                    s[sec] += 1;
-                }
+                self.count_series(consumer);
                 self.probe(consumer, &letter.msg);
                 self.tracer
                     .hop(&letter.msg, self.now, consumer, HopKind::Processed);
