@@ -2060,3 +2060,27 @@ fn instant_consumers_process_on_arrival() {
     assert_eq!(e.ledger().processed, 3 * produced);
     assert_eq!(e.pending_copies(), 0);
 }
+
+/// Account and region are written into event envelopes and ARNs as they are: text that
+/// would need escaping there is an error at its place, not a malformed event later.
+#[test]
+fn account_and_region_may_not_need_escaping() {
+    let json = r#"{"eventyard": 1, "nodes": {
+      "p": {"kind": "producer", "to": "bus", "rate": 1, "region": "eu-\"west\"-1", "events": [{"source": "s", "detail_type": "T", "detail": {}}]},
+      "bus": {"kind": "bus", "account": "12345678901\\", "rules": {}}
+    }}"#;
+    let topology = Topology::from_json(json).expect("loads");
+    let Err(problems) = compile(&topology, None) else {
+        panic!("must not compile");
+    };
+    let paths: Vec<String> = problems
+        .iter()
+        .filter(|p| p.to_string().contains("may not contain quotes"))
+        .map(|p| p.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        ["nodes.bus.account", "nodes.p.region"],
+        "{problems:?}"
+    );
+}

@@ -431,6 +431,18 @@ impl Compiler<'_> {
         let path = format!("nodes.{id}");
         self.name_rules(&path, id, "node id");
         let (account, region) = (node.account().to_string(), node.region().to_string());
+        for (field, text) in [("account", &account), ("region", &region)] {
+            // Both are written into event envelopes and ARNs as they are.
+            if text
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+            {
+                self.problems.error(
+                    format!("{path}.{field}"),
+                    format!("`{text}` may not contain quotes, backslashes or control characters"),
+                );
+            }
+        }
         if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
             self.problems.warn(
                 format!("{path}.account"),
