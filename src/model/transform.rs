@@ -363,10 +363,11 @@ impl<'t> TopLevel<'t> {
 
     fn get(&self, key: &str) -> Option<(usize, usize)> {
         self.members.iter().find_map(|m| {
+            // An unescaped key equals `key` only if their lengths do (most differ).
             let same = if m.escaped {
                 raw::unescaped_key_is(m.key, key)
             } else {
-                m.key == key
+                m.key.len() == key.len() && raw::same_bytes(m.key.as_bytes(), key.as_bytes())
             };
             same.then_some((m.start, m.end))
         })
@@ -419,16 +420,21 @@ mod raw {
     #[inline]
     pub(super) fn has_special(s: &str) -> bool {
         let b = s.as_bytes();
+        if b.len() < 8 {
+            // Padded with spaces (nothing special) to a word.
+            let mut padded = [b' '; 8];
+            padded[..b.len()].copy_from_slice(b);
+            return special_bytes(u64::from_le_bytes(padded)) != 0;
+        }
         let mut i = 0;
-        while let Some(w) = word_at(b, i) {
-            if special_bytes(w) != 0 {
+        while i + 8 < b.len() {
+            if special_bytes(word_at(b, i).unwrap_or_default()) != 0 {
                 return true;
             }
             i += 8;
         }
-        b[i.min(b.len())..]
-            .iter()
-            .any(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        // The last eight bytes (overlapping the previous word).
+        special_bytes(word_at(b, b.len() - 8).unwrap_or_default()) != 0
     }
 
     /// Whether `s` contains a `\`.
@@ -534,8 +540,8 @@ mod raw {
 
     /// Skips the object or array at `at`. The expected closers of the first 64 levels
     /// are bits of a word (1: `}`, 0: `]`, innermost lowest); deeper texts go the slow way.
-    /// Byte by byte, strings included: inside an event's values structure is dense and
-    /// strings are short, where word-wide searches stop every few bytes anyway.
+    /// Byte by byte outside strings (structure is dense there); strings are searched a
+    /// word at a time for their closing quote.
     fn skip_compound(b: &[u8], at: usize) -> Option<usize> {
         let mut stack = u64::from(b[at] == b'{');
         let mut depth = 1u32;
@@ -546,14 +552,13 @@ mod raw {
             match CLASS[usize::from(c)] {
                 0 => {}
                 1 => loop {
+                    i = quote_or_backslash(b, i);
                     let c = *b.get(i)?;
                     i += 1;
                     if c == b'"' {
                         break;
                     }
-                    if c == b'\\' {
-                        i += 1;
-                    }
+                    i += 1;
                 },
                 2 => {
                     if depth == 64 {
@@ -607,6 +612,31 @@ mod raw {
         }
     }
 
+    /// `a == b`, without a call for short slices (keys): lengths, then overlapping
+    /// words from both ends.
+    #[inline]
+    pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+        let n = a.len();
+        if n != b.len() {
+            return false;
+        }
+        match n {
+            0 => true,
+            1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+            4..=7 => {
+                let word = |s: &[u8], at: usize| {
+                    u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]])
+                };
+                word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4)
+            }
+            8..=16 => {
+                let word = |s: &[u8], at: usize| word_at(s, at).unwrap_or_default();
+                word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
+            }
+            _ => a == b,
+        }
+    }
+
     /// Whether the raw key `raw_key` (text between quotes, with escapes) decodes to `key`.
     #[cold]
     pub(super) fn unescaped_key_is(raw_key: &str, key: &str) -> bool {
@@ -632,7 +662,7 @@ mod raw {
                     .as_deref()
                     == Some(key)
             } else {
-                raw_key == key
+                same_bytes(raw_key.as_bytes(), key.as_bytes())
             };
             i = ws(b, end);
             if b.get(i) != Some(&b':') {
@@ -908,12 +938,208 @@ pub struct InputTransformer {
     kind: TemplateKind,
     variables: Vec<(String, JsonPath)>,
     parts: Vec<Part>,
+    /// How the variables are read from an event's text in one walk.
+    plan: Plan,
+}
+
+/// The variables' paths as a tree of keys, compiled once per transformer, so that paths
+/// sharing a prefix (`$.detail.orderId`, `$.detail.customer.tier`) walk it once and an
+/// object's members are scanned once for all the keys wanted from it.
+///
+/// Node 0 is the event; every other node is a key under its parent (paths made only of
+/// keys; a path with an index, or `$`, is read on its own).
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    nodes: Vec<PlanNode>,
+    /// Variables read on their own (see above).
+    alone: Vec<usize>,
+    /// Whether the plan applies (at most [`PLAN_MAX_VARIABLES`] variables).
+    usable: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PlanNode {
+    /// The (unescaped) key.
+    key: Box<str>,
+    /// Child nodes, in order of first use.
+    children: Vec<u32>,
+    /// Variables whose path ends here.
+    vars: Vec<usize>,
+}
+
+/// Most variables a [`Plan`] reads (their values are kept on the stack).
+const PLAN_MAX_VARIABLES: usize = 16;
+
+impl Plan {
+    fn new(variables: &[(String, JsonPath)]) -> Plan {
+        let mut plan = Plan {
+            nodes: vec![PlanNode::default()],
+            alone: Vec::new(),
+            usable: variables.len() <= PLAN_MAX_VARIABLES,
+        };
+        for (v, (_, path)) in variables.iter().enumerate() {
+            let keys: Option<Vec<&str>> = path
+                .segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Key(key) => Some(key.as_str()),
+                    Segment::Index(_) => None,
+                })
+                .collect();
+            let Some(keys) = keys.filter(|keys| !keys.is_empty()) else {
+                plan.alone.push(v);
+                continue;
+            };
+            let mut node = 0usize;
+            for key in keys {
+                let found = plan.nodes[node]
+                    .children
+                    .iter()
+                    .map(|&c| c as usize)
+                    .find(|&c| &*plan.nodes[c].key == key);
+                node = match found {
+                    Some(c) => c,
+                    None => {
+                        let c = plan.nodes.len();
+                        plan.nodes.push(PlanNode {
+                            key: key.into(),
+                            ..PlanNode::default()
+                        });
+                        plan.nodes[node]
+                            .children
+                            .push(u32::try_from(c).unwrap_or(u32::MAX));
+                        c
+                    }
+                };
+            }
+            plan.nodes[node].vars.push(v);
+        }
+        plan
+    }
+
+    /// Reads every planned variable's value text into `values` (indexed by variable),
+    /// exactly as [`JsonPath::select_in`] reads each.
+    fn read<'t>(&self, top: &TopLevel<'t>, values: &mut [Option<&'t str>]) {
+        let Some(root) = self.nodes.first() else {
+            return;
+        };
+        for &c in &root.children {
+            let node = &self.nodes[c as usize];
+            let Some((start, end)) = top.get(&node.key) else {
+                continue;
+            };
+            for &v in &node.vars {
+                values[v] = Some(&top.text[start..end]);
+            }
+            if !node.children.is_empty() {
+                self.collect(top.text, node, start, false, values);
+            }
+        }
+    }
+
+    /// Reads the variables under `node` from the value at `at`: one scan of its members
+    /// for all the keys wanted (the first of duplicate keys counts), stopping once all
+    /// are found unless `need_end`. Returns, when `need_end`, what
+    /// [`raw::skip_value`] returns for the value at `at` (from the scan when it reached
+    /// the object's end cleanly, where the two agree).
+    fn collect<'t>(
+        &self,
+        text: &'t str,
+        node: &PlanNode,
+        at: usize,
+        need_end: bool,
+        values: &mut [Option<&'t str>],
+    ) -> Option<usize> {
+        let b = text.as_bytes();
+        if b.get(at) != Some(&b'{') {
+            return if need_end {
+                raw::skip_value(b, at)
+            } else {
+                None
+            };
+        }
+        let wanted = node.children.len();
+        // Children found so far (a plan has at most 16 variables, hence 16 children).
+        let mut found = 0u32;
+        let mut left = wanted;
+        let mut i = raw::ws(b, at + 1);
+        let mut clean_end = None;
+        while b.get(i) == Some(&b'"') {
+            let Some((key_end, escaped)) = raw::string_end(b, i) else {
+                break;
+            };
+            let raw_key = &b[i + 1..key_end - 1];
+            let mut matched = None;
+            for (n, &c) in node.children.iter().enumerate() {
+                if found & (1 << n) != 0 {
+                    continue;
+                }
+                let key = &self.nodes[c as usize].key;
+                let same = if escaped {
+                    raw::unescaped_key_is(&text[i + 1..key_end - 1], key)
+                } else {
+                    raw::same_bytes(raw_key, key.as_bytes())
+                };
+                if same {
+                    matched = Some((n, c as usize));
+                    break;
+                }
+            }
+            i = raw::ws(b, key_end);
+            if b.get(i) != Some(&b':') {
+                break;
+            }
+            let start = raw::ws(b, i + 1);
+            let end = match matched {
+                None => raw::skip_value(b, start),
+                Some((n, c)) => {
+                    found |= 1 << n;
+                    left -= 1;
+                    let child = &self.nodes[c];
+                    let need_child_end = need_end || left > 0 || !child.vars.is_empty();
+                    let end = if child.children.is_empty() {
+                        raw::skip_value(b, start)
+                    } else {
+                        self.collect(text, child, start, need_child_end, values)
+                    };
+                    if let Some(end) = end {
+                        for &v in &child.vars {
+                            values[v] = Some(&text[start..end]);
+                        }
+                    }
+                    if left == 0 && !need_end {
+                        return None;
+                    }
+                    end
+                }
+            };
+            let Some(end) = end else {
+                break;
+            };
+            i = raw::ws(b, end);
+            match b.get(i) {
+                Some(b',') => i = raw::ws(b, i + 1),
+                Some(b'}') => {
+                    clean_end = Some(i + 1);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if !need_end {
+            return None;
+        }
+        clean_end.or_else(|| raw::skip_value(b, at))
+    }
 }
 
 /// A value about to fill a slot.
 enum Filler<'v> {
     Missing,
     Str(Cow<'v, str>),
+    /// A string whose JSON literal (given, quotes included) has nothing escaped and
+    /// nothing to escape: the literal is its JSON, the text between the quotes itself.
+    Plain(&'v str),
     /// A number, boolean or `null`, as JSON text.
     Scalar(String),
     /// An object or array, as JSON text.
@@ -1036,11 +1262,13 @@ impl InputTransformer {
                 }
             }
         }
+        let plan = Plan::new(&variables);
         Ok(InputTransformer {
             template: template.to_owned(),
             kind,
             variables,
             parts,
+            plan,
         })
     }
 
@@ -1088,7 +1316,7 @@ impl InputTransformer {
         self.render_with(
             event_text,
             reserved,
-            |path| filler_of(path.select(event)),
+            |_, path| filler_of(path.select(event)),
             || without_detail(event),
         )
     }
@@ -1096,10 +1324,28 @@ impl InputTransformer {
     /// Renders reading each variable straight from the event text (no parsed event).
     fn render_raw(&self, top: &TopLevel<'_>, reserved: &Reserved<'_>) -> (String, bool) {
         let event_text = top.text;
+        if self.plan.usable {
+            let mut values = [None; PLAN_MAX_VARIABLES];
+            self.plan.read(top, &mut values);
+            for &v in &self.plan.alone {
+                if let Some((_, path)) = self.variables.get(v) {
+                    values[v] = path.select_in(top);
+                }
+            }
+            return self.render_with(
+                event_text,
+                reserved,
+                |v, _| filler_of_raw(values.get(v).copied().flatten()),
+                || {
+                    let event = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
+                    without_detail(&event)
+                },
+            );
+        }
         self.render_with(
             event_text,
             reserved,
-            |path| filler_of_raw(path.select_in(top)),
+            |_, path| filler_of_raw(path.select_in(top)),
             || {
                 let event = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
                 without_detail(&event)
@@ -1111,7 +1357,7 @@ impl InputTransformer {
         &self,
         event_text: &'a str,
         reserved: &Reserved<'a>,
-        lookup: impl Fn(&JsonPath) -> Filler<'a>,
+        lookup: impl Fn(usize, &JsonPath) -> Filler<'a>,
         event_without_detail_of: impl FnOnce() -> String,
     ) -> (String, bool) {
         let mut event_without_detail_of = Some(event_without_detail_of);
@@ -1128,7 +1374,7 @@ impl InputTransformer {
             };
             let filler = match source {
                 Source::Var(index) => match self.variables.get(index) {
-                    Some((_, path)) => lookup(path),
+                    Some((_, path)) => lookup(index, path),
                     None => Filler::Missing,
                 },
                 Source::RuleArn => Filler::Str(Cow::Borrowed(reserved.rule_arn)),
@@ -1145,6 +1391,10 @@ impl InputTransformer {
             match (mode, filler) {
                 (Mode::Value, Filler::Missing) => out.push_str("\"\""),
                 (Mode::Value, Filler::Str(s)) => push_json_string(&mut out, &s),
+                (Mode::Value, Filler::Plain(literal)) => out.push_str(literal),
+                (Mode::Raw | Mode::Flat, Filler::Plain(literal)) => {
+                    out.push_str(literal.get(1..literal.len() - 1).unwrap_or_default());
+                }
                 (Mode::Raw | Mode::Flat, Filler::Missing) => {}
                 (Mode::Raw, Filler::Str(s)) => {
                     // `"`, `\` and control characters are ASCII: a byte search will do.
@@ -1176,7 +1426,9 @@ fn filler_of_raw(raw: Option<&str>) -> Filler<'_> {
         None => Filler::Missing,
         Some(text) if text.len() >= 2 && text.starts_with('"') => {
             let inner = &text[1..text.len() - 1];
-            if raw::has_backslash(inner) {
+            if !raw::has_special(inner) {
+                Filler::Plain(text)
+            } else if raw::has_backslash(inner) {
                 match serde_json::from_str::<String>(text) {
                     Ok(s) => Filler::Str(Cow::Owned(s)),
                     Err(_) => Filler::Missing,
@@ -1744,6 +1996,109 @@ mod tests {
                         "{:?} at {at}",
                         String::from_utf8_lossy(t)
                     );
+                }
+            }
+        }
+    }
+
+    /// A transformer's plan reads every variable exactly as its path alone reads it, on
+    /// valid, truncated and corrupted texts, with escaped keys, white space and
+    /// duplicate keys.
+    #[test]
+    fn plans_read_what_paths_read() {
+        let paths = [
+            "$.detail.orderId",
+            "$.detail-type",
+            "$.detail.customer.tier",
+            "$.detail.customer",
+            "$.detail.customer.id",
+            "$.detail.items[1].sku",
+            "$.detail.payload.acc_id",
+            "$.detail.listmulti",
+            "$.detail.state",
+            "$.detail.nope.x",
+            "$.detail",
+            "$",
+            "$.resources[0]",
+        ];
+        let variables: Vec<(String, JsonPath)> = paths
+            .iter()
+            .enumerate()
+            .map(|(k, p)| (format!("v{k}"), JsonPath::parse(p).unwrap()))
+            .collect();
+        let plan = Plan::new(&variables);
+        assert!(plan.usable);
+        let order = r#"{"version":"0","id":"x","detail-type":"OrderPlaced","source":"s","account":"1","time":"t","region":"r","resources":["a"],"detail":{"channel":"web","currency":"EUR","customer":{"id":"C-1","tier":"gold"},"items":[{"qty":1,"sku":"S-1"},{"qty":2,"sku":"S-\"2"}],"orderId":"ORD-7","total":1.50}}"#;
+        let dup = r#"{"detail":{"customer":{"tier":"a","tier":"b"},"orderId":"1","customer":{"tier":"c"},"orderId":"2"},"detail":{"orderId":"3"}}"#;
+        let odd = r#"{ "detail" : { "cust\u006fmer" : { "tier" : [1, {"a": "}"}] } , "orderId" : null } }"#;
+        let mut seed = 0x1234_5678_9abc_def1_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for sample in [EC2_EVENT, LS_EVENT, order, dup, odd] {
+            let b = sample.as_bytes();
+            let mut texts = vec![b.to_vec()];
+            for cut in 0..b.len() {
+                texts.push(b[..cut].to_vec());
+            }
+            for _ in 0..400 {
+                let mut t = b.to_vec();
+                let at = (next() as usize) % t.len();
+                t[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
+                texts.push(t);
+            }
+            for t in texts {
+                let Ok(text) = String::from_utf8(t) else {
+                    continue;
+                };
+                let top = TopLevel::new(&text);
+                let mut values = [None; PLAN_MAX_VARIABLES];
+                plan.read(&top, &mut values);
+                for (v, (_, path)) in variables.iter().enumerate() {
+                    if plan.alone.contains(&v) {
+                        continue;
+                    }
+                    assert_eq!(values[v], path.select_in(&top), "{path} in {text}");
+                }
+            }
+        }
+    }
+
+    /// The word-wide searches agree with byte-by-byte ones at every length and position.
+    #[test]
+    fn byte_searches_agree_with_plain_loops() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'a', 0x7f, 0xc3] {
+                    let mut bytes = vec![b'x'; len];
+                    if at < len {
+                        bytes[at] = special;
+                        if special == 0xc3 {
+                            bytes[at] = b'y';
+                        }
+                    }
+                    let s = String::from_utf8(bytes).unwrap();
+                    assert_eq!(
+                        raw::has_special(&s),
+                        s.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20),
+                        "{s:?}"
+                    );
+                    assert_eq!(raw::has_backslash(&s), s.contains('\\'), "{s:?}");
+                    let other = format!("{s}z");
+                    let same = s.as_bytes() == other.as_bytes()[..len].as_ref();
+                    assert_eq!(
+                        raw::same_bytes(s.as_bytes(), &other.as_bytes()[..len]),
+                        same
+                    );
+                    assert!(!raw::same_bytes(s.as_bytes(), other.as_bytes()));
+                    for flip in 0..len {
+                        let mut t = s.clone().into_bytes();
+                        t[flip] ^= 1;
+                        assert!(!raw::same_bytes(s.as_bytes(), &t), "{s:?} {flip}");
+                    }
                 }
             }
         }
@@ -2610,4 +2965,150 @@ mod tests {
             "the input path selects nothing"
         );
     }
+
+    /// Target inputs read from the text are byte for byte what they were before the
+    /// reader was last optimised: a fingerprint over thousands of generated events (the
+    /// e-commerce example's producers), their truncations and corruptions, through
+    /// transformers and input paths that share prefixes, miss, index arrays and select
+    /// objects.
+    #[test]
+    fn inputs_read_from_text_are_unchanged() {
+        use crate::model::template::{RenderContext, Template};
+        use rand::SeedableRng as _;
+        let example: Value =
+            serde_json::from_str(include_str!("../../examples/ecommerce.json")).unwrap();
+        let mut producers = Vec::new();
+        for node in example["nodes"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            for event in node["events"].as_array().into_iter().flatten() {
+                producers.push((
+                    event["detail_type"].as_str().unwrap_or("x").to_owned(),
+                    Template::compile(&event["detail"], "").unwrap(),
+                ));
+            }
+        }
+        let transformers: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("order", "$.detail.orderId"),
+                    ("type", "$.detail-type"),
+                    ("tier", "$.detail.customer.tier"),
+                ],
+                r#"{"kind": <type>, "order": <order>, "tier": <tier>}"#,
+            ),
+            (
+                &[
+                    ("a", "$.detail.customer"),
+                    ("b", "$.detail.customer.id"),
+                    ("c", "$.detail.items[1].sku"),
+                    ("d", "$.detail.items[0]"),
+                    ("e", "$.detail.total"),
+                    ("f", "$.detail.nope.deeper"),
+                    ("g", "$.detail"),
+                    ("h", "$.detail.reason"),
+                    ("i", "$.resources[0]"),
+                    ("j", "$['detail']['orderId']"),
+                ],
+                r#"{"a": <a>, "b": "<b> and <c>", "d": <d>, "e": <e>, "f": <f>, "g": "<g>", "h": <h>, "i": <i>, "j": <j>, "r": "<aws.events.rule-name>"}"#,
+            ),
+            (
+                &[
+                    ("o", "$.detail.orderId"),
+                    ("t", "$.detail.customer.tier"),
+                    ("x", "$.detail.customer.tier.x"),
+                ],
+                r#""<o> for <t> (<x>) at <aws.events.event.ingestion-time>""#,
+            ),
+            (
+                &[("d", "$.detail"), ("o", "$.detail.orderId")],
+                "free <d> text <o>",
+            ),
+            (&[("d", "$.detail.items")], "<d>"),
+        ];
+        let mut inputs: Vec<TargetInput> = transformers
+            .iter()
+            .map(|(paths, template)| {
+                let map = paths
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                TargetInput::from_config(None, None, Some((&map, template)), "t").unwrap()
+            })
+            .collect();
+        for path in [
+            "$.detail",
+            "$.detail.customer.tier",
+            "$.detail.items[2]",
+            "$.nope",
+            "$",
+        ] {
+            inputs.push(TargetInput::from_config(None, Some(path), None, "t").unwrap());
+        }
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let mut noise = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            noise
+        };
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        let mut fnv = |bytes: &[u8]| {
+            for &b in bytes {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+            hash ^= 0xff;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        };
+        for seq in 0..3_000u64 {
+            let (detail_type, template) = &producers[(next() % producers.len() as u64) as usize];
+            let ctx = RenderContext {
+                seq,
+                now_rfc3339: "2024-05-01T12:00:00Z",
+                now_ms: 0,
+            };
+            let detail = template.render_to_string(&mut rng, &ctx);
+            let event = format!(
+                r#"{{"version":"0","id":"id-{seq}","detail-type":"{detail_type}","source":"shop","account":"1","time":"t","region":"r","resources":["arn:{seq}"],"detail":{detail}}}"#
+            );
+            let mut texts = vec![event.clone()];
+            // A few truncations and corruptions of each event.
+            for _ in 0..6 {
+                let mut b = event.clone().into_bytes();
+                let at = 120 + (next() as usize) % (b.len() - 120);
+                if next() % 3 == 0 {
+                    b.truncate(at);
+                } else {
+                    b[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
+                }
+                if let Ok(text) = String::from_utf8(b) {
+                    texts.push(text);
+                }
+            }
+            texts.push(event.replace("\"customer\":", "\"cust\\u006fmer\":"));
+            texts.push(event.replace("\"tier\":", "\"tier\" : "));
+            texts.push(event.replace(",\"items\":", " , \"items\" :"));
+            for text in &texts {
+                let top = TopLevel::new(text);
+                for input in &inputs {
+                    match input.render_from(&top, &RESERVED) {
+                        Ok(out) => fnv(out.as_bytes()),
+                        Err(Undeliverable::NothingSelected) => fnv(b"<nothing>"),
+                        Err(Undeliverable::InvalidJson { rendered }) => {
+                            fnv(b"<invalid>");
+                            fnv(rendered.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        println!("inputs fingerprint {hash:#x}");
+        assert_eq!(hash, INPUTS_FINGERPRINT);
+    }
+
+    const INPUTS_FINGERPRINT: u64 = 0x85e8_2b3d_5e54_6dab;
 }
