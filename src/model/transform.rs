@@ -1873,6 +1873,26 @@ impl TargetInput {
 
 #[cfg(test)]
 mod tests {
+    /// `text`, every truncation of it, and `corruptions` copies with one byte replaced by
+    /// a JSON-significant one (a small deterministic xorshift generator drives it).
+    fn damaged(text: &[u8], corruptions: usize, seed: &mut u64) -> Vec<Vec<u8>> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut texts = vec![text.to_vec()];
+        texts.extend((0..text.len()).map(|cut| text[..cut].to_vec()));
+        for _ in 0..corruptions {
+            let mut t = text.to_vec();
+            let at = (next() as usize) % t.len();
+            t[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
+            texts.push(t);
+        }
+        texts
+    }
+
     use super::*;
     use serde_json::json;
 
@@ -1959,28 +1979,11 @@ mod tests {
             too_deep.as_str(),
             mismatched.as_str(),
         ];
-        // A small deterministic generator of corruptions.
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let mut texts: Vec<Vec<u8>> = Vec::new();
-        for sample in samples {
-            let b = sample.as_bytes();
-            texts.push(b.to_vec());
-            for cut in 0..b.len() {
-                texts.push(b[..cut].to_vec());
-            }
-            for _ in 0..200 {
-                let mut t = b.to_vec();
-                let at = (next() as usize) % t.len();
-                t[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
-                texts.push(t);
-            }
-        }
+        let texts: Vec<Vec<u8>> = samples
+            .iter()
+            .flat_map(|sample| damaged(sample.as_bytes(), 200, &mut seed))
+            .collect();
         for t in &texts {
             for at in 0..t.len() {
                 assert_eq!(
@@ -2032,25 +2035,8 @@ mod tests {
         let dup = r#"{"detail":{"customer":{"tier":"a","tier":"b"},"orderId":"1","customer":{"tier":"c"},"orderId":"2"},"detail":{"orderId":"3"}}"#;
         let odd = r#"{ "detail" : { "cust\u006fmer" : { "tier" : [1, {"a": "}"}] } , "orderId" : null } }"#;
         let mut seed = 0x1234_5678_9abc_def1_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
         for sample in [EC2_EVENT, LS_EVENT, order, dup, odd] {
-            let b = sample.as_bytes();
-            let mut texts = vec![b.to_vec()];
-            for cut in 0..b.len() {
-                texts.push(b[..cut].to_vec());
-            }
-            for _ in 0..400 {
-                let mut t = b.to_vec();
-                let at = (next() as usize) % t.len();
-                t[at] = b"\"\\{}[],: a1"[(next() as usize) % 11];
-                texts.push(t);
-            }
-            for t in texts {
+            for t in damaged(sample.as_bytes(), 400, &mut seed) {
                 let Ok(text) = String::from_utf8(t) else {
                     continue;
                 };

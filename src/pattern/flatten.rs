@@ -895,16 +895,6 @@ mod tests {
     impl Sink for Want {
         const NEEDS_PATH: bool = true;
 
-        fn root(&mut self) -> Visit {
-            Visit {
-                leaf: None,
-                descend: true,
-                slot: NO_SLOT,
-                children: 0,
-                node: 0,
-            }
-        }
-
         fn visit(&mut self, _parent: &Visit, _key: Key<'_>, path: &[u8]) -> Visit {
             let path = std::str::from_utf8(path).unwrap();
             let leaf = self.paths.iter().position(|p| *p == path);
