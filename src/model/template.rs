@@ -1487,7 +1487,7 @@ mod tests {
             .chain((0..64).map(|k| 1u64 << k))
             .chain((0..20).flat_map(|k| {
                 let p = 10u64.pow(k);
-                [p - 1, p, p + 1, p * 3 + 7]
+                [p - 1, p, p + 1, p.wrapping_mul(3).wrapping_add(7)]
             }))
             .chain((0..200_000u64).map(|k| k * 49_999 + 3))
             .chain([u64::MAX]);
