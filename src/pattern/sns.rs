@@ -50,11 +50,7 @@ pub struct FilterPolicy {
 impl FilterPolicy {
     /// Parses and validates a filter policy for the given scope.
     pub fn parse(text: &str, scope: Scope) -> Result<FilterPolicy, PatternError> {
-        let limits = Limits {
-            max_pattern_chars: 256 * 1024,
-            max_combinations: MAX_COMBINATIONS,
-            ..Limits::default()
-        };
+        let limits = policy_limits();
         if text.len() > limits.max_pattern_chars {
             return Err(PatternError::root(format!(
                 "filter policy is {} bytes; the limit is 256 KB",
@@ -114,6 +110,15 @@ impl FilterPolicy {
     }
 }
 
+/// The limits a filter policy is validated and matched with (SNS allows 256 KB).
+fn policy_limits() -> Limits {
+    Limits {
+        max_pattern_chars: 256 * 1024,
+        max_combinations: MAX_COMBINATIONS,
+        ..Limits::default()
+    }
+}
+
 /// The message-body policies of a topic's subscriptions, matched in one pass over a
 /// message: [`PolicySet::passes`] says which subscriptions a message goes to, exactly as
 /// asking each [`FilterPolicy::matches`] in turn would.
@@ -136,11 +141,7 @@ impl PolicySet {
         if policies.len() > Self::MAX {
             return None;
         }
-        let mut matcher = Matcher::with_limits(Limits {
-            max_pattern_chars: 256 * 1024,
-            max_combinations: MAX_COMBINATIONS,
-            ..Limits::default()
-        });
+        let mut matcher = Matcher::with_limits(policy_limits());
         let mut unfiltered = 0u64;
         let mut names = Vec::new();
         for (i, policy) in policies.iter().enumerate() {

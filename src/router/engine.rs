@@ -1875,17 +1875,17 @@ impl Engine {
         m.counters.received += 1;
         m.set_depth(busy + 1);
         m.set_depth(busy);
+        self.tracer.hop(msg, self.now, consumer, HopKind::Started);
+        self.record_processed(consumer, msg);
+    }
+
+    /// A consumer finished `msg`: counts, end-to-end latency, the throughput series,
+    /// `reaches` probes and the trace hop.
+    fn record_processed(&mut self, consumer: NodeId, msg: &Message) {
+        let m = &mut self.metrics[consumer];
         m.counters.processed += 1;
         m.record_latency(self.now - msg.produced_at);
         self.ledger.processed += 1;
-        self.tracer.hop(msg, self.now, consumer, HopKind::Started);
-        self.count_series(consumer);
-        self.probe(consumer, msg);
-        self.tracer.hop(msg, self.now, consumer, HopKind::Processed);
-    }
-
-    /// One more message processed this second, for consumers whose throughput is followed.
-    fn count_series(&mut self, consumer: NodeId) {
         if let Some(slot) = self.series_nodes.get(consumer).copied().flatten() {
             let sec = (self.now / 1_000_000_000) as usize;
             let s = &mut self.series[slot];
@@ -1894,6 +1894,8 @@ impl Engine {
             }
             s[sec] += 1;
         }
+        self.probe(consumer, msg);
+        self.tracer.hop(msg, self.now, consumer, HopKind::Processed);
     }
 
     fn start_processing(&mut self, key: LetterKey, consumer: NodeId) {
@@ -1947,14 +1949,7 @@ impl Engine {
         match error {
             None => {
                 let letter = self.letters.remove(key);
-                let m = &mut self.metrics[consumer];
-                m.counters.processed += 1;
-                m.record_latency(self.now - letter.msg.produced_at);
-                self.ledger.processed += 1;
-                self.count_series(consumer);
-                self.probe(consumer, &letter.msg);
-                self.tracer
-                    .hop(&letter.msg, self.now, consumer, HopKind::Processed);
+                self.record_processed(consumer, &letter.msg);
                 if from_queue {
                     self.release_group(queue, letter.msg.group_id.clone());
                     if let NodeRt::Queue(q) = &mut self.nodes[queue] {
