@@ -381,38 +381,15 @@ impl<'t> TopLevel<'t> {
 /// looked at; a string's escapes are stepped over, not checked; brackets must pair up),
 /// eight bytes at a time.
 mod raw {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    use crate::pattern::swar::{
+        equal_bytes, quote_or_backslash, string_stops as special_bytes, structural, word_at,
+    };
 
     pub(super) fn ws(b: &[u8], mut at: usize) -> usize {
         while at < b.len() && matches!(b[at], b' ' | b'\t' | b'\n' | b'\r') {
             at += 1;
         }
         at
-    }
-
-    #[inline]
-    fn word_at(b: &[u8], i: usize) -> Option<u64> {
-        let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
-        Some(u64::from_le_bytes(chunk))
-    }
-
-    /// Bit 7 of a byte set where `w` has a zero byte (exact for the lowest one, which is
-    /// all that is used).
-    #[inline]
-    fn zero_bytes(w: u64) -> u64 {
-        w.wrapping_sub(ONES) & !w & HIGHS
-    }
-
-    #[inline]
-    fn equal_bytes(w: u64, byte: u8) -> u64 {
-        zero_bytes(w ^ (u64::from(byte) * ONES))
-    }
-
-    /// Bit 7 of the lowest byte of `w` that is `"`, `\` or a control character.
-    #[inline]
-    fn special_bytes(w: u64) -> u64 {
-        equal_bytes(w, b'"') | equal_bytes(w, b'\\') | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
     }
 
     /// Whether `s` has a byte that is `"`, `\` or a control character (what a JSON
@@ -449,45 +426,6 @@ mod raw {
             i += 8;
         }
         b[i.min(b.len())..].contains(&b'\\')
-    }
-
-    /// The first offset at or after `i` holding `"` or `\` (or the length).
-    #[inline]
-    fn quote_or_backslash(b: &[u8], mut i: usize) -> usize {
-        while let Some(w) = word_at(b, i) {
-            let hits = equal_bytes(w, b'"') | equal_bytes(w, b'\\');
-            if hits != 0 {
-                return i + (hits.trailing_zeros() / 8) as usize;
-            }
-            i += 8;
-        }
-        while let Some(&c) = b.get(i) {
-            if c == b'"' || c == b'\\' {
-                return i;
-            }
-            i += 1;
-        }
-        i
-    }
-
-    /// The first offset at or after `i` holding `"`, `[`, `]`, `{` or `}` (or the length).
-    #[inline]
-    fn structural(b: &[u8], mut i: usize) -> usize {
-        while let Some(w) = word_at(b, i) {
-            let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
-            let hits = equal_bytes(w, b'"') | equal_bytes(folded, b'{') | equal_bytes(folded, b'}');
-            if hits != 0 {
-                return i + (hits.trailing_zeros() / 8) as usize;
-            }
-            i += 8;
-        }
-        while let Some(&c) = b.get(i) {
-            if matches!(c, b'"' | b'[' | b']' | b'{' | b'}') {
-                return i;
-            }
-            i += 1;
-        }
-        i
     }
 
     /// The end of the string whose opening quote is at `at`, and whether it contains a

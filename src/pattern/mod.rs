@@ -32,7 +32,7 @@ mod matcher;
 mod number;
 mod parse;
 pub mod sns;
-mod swar;
+pub(crate) mod swar;
 mod text;
 
 pub use ast::{Alternative, Branch, Field, Node, Op, Scalar};

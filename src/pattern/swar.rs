@@ -22,8 +22,10 @@ fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
+/// Bit 7 of each byte is set where `word` has the byte `byte` (exact for the lowest
+/// such byte).
 #[inline]
-fn equal_bytes(word: u64, byte: u8) -> u64 {
+pub fn equal_bytes(word: u64, byte: u8) -> u64 {
     zero_bytes(word ^ (u64::from(byte) * ONES))
 }
 
@@ -86,20 +88,20 @@ fn find(
     i
 }
 
+/// Bit 7 of each byte of `word` that is `"`, `\` or a control character (< 0x20): what
+/// a JSON string literal must escape (exact for the lowest such byte).
+#[inline(always)]
+pub fn string_stops(w: u64) -> u64 {
+    equal_bytes(w, b'"') | equal_bytes(w, b'\\') | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
+}
+
 /// The first offset at or after `i` holding `"`, `\` or a control character (< 0x20),
 /// or the length of `bytes`.
 #[inline]
 pub fn string_stop(bytes: &[u8], i: usize) -> usize {
-    find(
-        bytes,
-        i,
-        |w| {
-            equal_bytes(w, b'"')
-                | equal_bytes(w, b'\\')
-                | (w.wrapping_sub(0x20 * ONES) & !w & HIGHS)
-        },
-        |b| b == b'"' || b == b'\\' || b < 0x20,
-    )
+    find(bytes, i, string_stops, |b| {
+        b == b'"' || b == b'\\' || b < 0x20
+    })
 }
 
 /// Bit 7 of each byte of `word` that is `"`, `\`, a control character or outside ASCII
@@ -128,6 +130,20 @@ pub fn quote_or_backslash(bytes: &[u8], i: usize) -> usize {
         i,
         |w| equal_bytes(w, b'"') | equal_bytes(w, b'\\'),
         |b| b == b'"' || b == b'\\',
+    )
+}
+
+/// The first offset at or after `i` holding `"`, `[`, `]`, `{` or `}`, or the length.
+#[inline]
+pub fn structural(bytes: &[u8], i: usize) -> usize {
+    find(
+        bytes,
+        i,
+        |w| {
+            let folded = w | (0x20 * ONES); // '[' -> '{', ']' -> '}'
+            equal_bytes(w, b'"') | equal_bytes(folded, b'{') | equal_bytes(folded, b'}')
+        },
+        |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'),
     )
 }
 
@@ -160,6 +176,10 @@ mod tests {
                 assert_eq!(
                     quote_or_backslash(s, start),
                     plain(&|b| b == b'"' || b == b'\\')
+                );
+                assert_eq!(
+                    structural(s, start),
+                    plain(&|b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'))
                 );
             }
         }
