@@ -8,13 +8,17 @@
 //! - [`router`] — the embedded router: discrete-event engine, clocks, metrics, traces,
 //!   scenarios, headless runs.
 //! - [`cli`] — the `eventyard` command line (headless; no GUI dependency).
+//! - `app` (feature `gui`, on by default) — the egui designer: canvas, inspector,
+//!   files, undo/redo, autosave.
 //!
-//! Exporters, HTTP ingest and the egui app arrive with their issues; the headless
-//! build (`--no-default-features`) never links egui.
+//! Exporters and HTTP ingest arrive with their issues; the headless build
+//! (`--no-default-features`) never links egui.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod cli;
 pub mod model;
 pub mod pattern;

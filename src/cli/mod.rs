@@ -31,11 +31,34 @@ use crate::pattern::sns::{FilterPolicy, Scope};
 use crate::pattern::{Limits, Matcher, Pattern, PatternError, explain};
 
 /// Eventyard: design, run and export event-driven systems.
+///
+/// Without a subcommand, opens the designer on FILE (or on the bundled e-commerce
+/// example).
 #[derive(Parser, Debug)]
-#[command(name = "eventyard", version, about)]
+#[command(
+    name = "eventyard",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    open: OpenArgs,
+}
+
+/// Arguments of the designer (no subcommand).
+#[derive(Args, Debug, Default)]
+struct OpenArgs {
+    /// The design to open (default: the bundled e-commerce example).
+    file: Option<PathBuf>,
+    /// Render the window once it settles, save it as a PNG here and exit.
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
+    /// Start in the light theme (this run only).
+    #[arg(long)]
+    light: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,10 +206,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Match(args) => run_match(&args),
-        Command::Explain(args) => run_explain(&args),
-        Command::Validate(args) => topology::validate(&args),
-        Command::Run(args) => topology::run(&args),
+        None => return open_designer(cli.open),
+        Some(Command::Match(args)) => run_match(&args),
+        Some(Command::Explain(args)) => run_explain(&args),
+        Some(Command::Validate(args)) => topology::validate(&args),
+        Some(Command::Run(args)) => topology::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status),
@@ -195,6 +219,27 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(fatal.status)
         }
     }
+}
+
+/// Opens the designer window (or explains that this build has none).
+#[cfg(feature = "gui")]
+fn open_designer(args: OpenArgs) -> ExitCode {
+    crate::app::run(crate::app::Options {
+        file: args.file,
+        screenshot: args.screenshot,
+        data_dir: None,
+        light: args.light,
+    })
+}
+
+/// Opens the designer window (or explains that this build has none).
+#[cfg(not(feature = "gui"))]
+fn open_designer(_args: OpenArgs) -> ExitCode {
+    eprintln!(
+        "error: this eventyard was built without the designer (feature `gui`); \
+         use a subcommand: match, explain, validate, run (see --help)"
+    );
+    ExitCode::from(2)
 }
 
 /// Reads an inline value or `@file`.

@@ -322,6 +322,19 @@ impl Problems {
     }
 }
 
+/// Whether a `layout` key names a box: a node id, or `bus/rule` / `topic/subscription`
+/// (node ids cannot contain `/`).
+fn layout_key_exists(topology: &Topology, key: &str) -> bool {
+    match key.split_once('/') {
+        None => topology.nodes.contains_key(key),
+        Some((owner, name)) => match topology.nodes.get(owner) {
+            Some(Node::Bus(b)) => b.rules.contains_key(name),
+            Some(Node::Topic(t)) => t.subscriptions.contains_key(name),
+            _ => false,
+        },
+    }
+}
+
 /// Checks a design and builds its executable form. Replay files are resolved against
 /// `base_dir` (the topology file's folder).
 ///
@@ -344,7 +357,7 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
     c.reachability();
     let scenarios = c.scenarios();
     for id in topology.layout.keys() {
-        if !topology.nodes.contains_key(id) {
+        if !layout_key_exists(topology, id) {
             c.problems.warn(
                 format!("layout.{id}"),
                 "a position for a node that does not exist",

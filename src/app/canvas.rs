@@ -1,0 +1,981 @@
+//! The design canvas: draws the [`Scene`] (boxes by kind, arrows, account/region
+//! groups, problem marks) and turns pointer gestures into [`CanvasAction`]s.
+//!
+//! The canvas never edits the document. It reports what the person did — moved boxes,
+//! dragged an arrow from one box to another, selected things — and the shell turns that
+//! into commands. Only the view (pan, zoom), the selection and an in-progress gesture
+//! live here.
+//!
+//! Speed: labels are laid out once per (text, zoom) and kept ([`LabelCache`]), boxes and
+//! arrows outside the view are skipped, and the canvas asks for a repaint only while a
+//! gesture or an animation needs one, so an idle window uses no CPU.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use egui::{
+    Align2, Color32, CornerRadius, FontFamily, FontId, Galley, Pos2, Rect, Response, Sense, Shape,
+    Stroke, StrokeKind, Ui, Vec2, pos2, vec2,
+};
+
+use super::layout::ITEM_SIZE;
+use super::scene::{EdgeKind, Group, ItemKey, ItemKind, Scene};
+
+/// What the person did on the canvas this frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CanvasAction {
+    /// Boxes were dragged to new places (canvas coordinates of their centres).
+    Move(Vec<(ItemKey, Pos2)>),
+    /// An arrow was dragged from the first item and dropped on the second.
+    Connect(ItemKey, ItemKey),
+    /// The selection changed.
+    Selected,
+}
+
+/// A drawn arrow the person can select (and delete).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EdgeRef {
+    /// Where it starts.
+    pub from: ItemKey,
+    /// Where it points.
+    pub to: ItemKey,
+    /// What it means.
+    pub kind: EdgeKind,
+}
+
+/// Answers "may this arrow be drawn?" while a connection is dragged.
+pub type ConnectCheck<'a> = &'a mut dyn FnMut(&ItemKey, &ItemKey) -> Result<String, String>;
+
+/// What the canvas draws on top of the scene.
+pub struct Overlay<'a> {
+    /// Items with errors (red mark) by index.
+    pub errors: &'a BTreeSet<usize>,
+    /// Items with warnings (amber mark) by index.
+    pub warnings: &'a BTreeSet<usize>,
+}
+
+#[derive(Clone, Debug, Default)]
+enum Gesture {
+    #[default]
+    None,
+    /// Moving the selection; `offset` is the canvas-space delta so far.
+    Moving { offset: Vec2 },
+    /// Dragging an arrow out of `from`.
+    Connecting { from: usize, to: Pos2 },
+    /// Selecting with a rectangle from `start` (canvas space).
+    Band { start: Pos2, end: Pos2, add: bool },
+    /// Dragging the view.
+    Panning,
+}
+
+/// Per-zoom cache of laid-out labels.
+#[derive(Default)]
+pub struct LabelCache {
+    zoom_key: u32,
+    dark: bool,
+    galleys: HashMap<(String, u8), Arc<Galley>>,
+}
+
+impl LabelCache {
+    fn get(&mut self, ui: &Ui, text: &str, style: u8, size: f32, color: Color32) -> Arc<Galley> {
+        if let Some(g) = self.galleys.get(&(text.to_string(), style)) {
+            return g.clone();
+        }
+        let font = FontId::new(size, FontFamily::Proportional);
+        let galley = ui.fonts_mut(|f| f.layout_no_wrap(text.to_string(), font, color));
+        self.galleys
+            .insert((text.to_string(), style), galley.clone());
+        galley
+    }
+
+    fn prepare(&mut self, zoom: f32, dark: bool) {
+        let key = (zoom * 64.0).round() as u32;
+        if key != self.zoom_key || dark != self.dark || self.galleys.len() > 20_000 {
+            self.zoom_key = key;
+            self.dark = dark;
+            self.galleys.clear();
+        }
+    }
+}
+
+/// The canvas's own state: view, selection, gesture.
+pub struct Canvas {
+    /// Screen offset of the canvas origin from the widget's top-left corner.
+    pub pan: Vec2,
+    /// Screen points per canvas unit.
+    pub zoom: f32,
+    /// Selected boxes.
+    pub selection: BTreeSet<ItemKey>,
+    /// The selected arrow, if any (selecting one clears the box selection).
+    pub selected_edge: Option<EdgeRef>,
+    /// Fit the whole design into view on the next frame.
+    pub fit_pending: bool,
+    /// Where the widget was drawn last (tests convert canvas positions with it).
+    pub last_rect: Rect,
+    /// The last refusal while connecting, for the status line.
+    pub hint: Option<String>,
+    gesture: Gesture,
+    labels: LabelCache,
+    connect_verdict: Option<(usize, Result<String, String>)>,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Canvas {
+            pan: Vec2::ZERO,
+            zoom: 1.0,
+            selection: BTreeSet::new(),
+            selected_edge: None,
+            fit_pending: true,
+            last_rect: Rect::NOTHING,
+            hint: None,
+            gesture: Gesture::None,
+            labels: LabelCache::default(),
+            connect_verdict: None,
+        }
+    }
+}
+
+/// The colour of a kind, readable on dark and light backgrounds.
+pub fn kind_color(kind: ItemKind, dark: bool) -> Color32 {
+    let (d, l) = match kind {
+        ItemKind::Producer => ((74, 200, 130), (22, 135, 75)),
+        ItemKind::Bus => ((160, 120, 250), (108, 60, 210)),
+        ItemKind::Rule => ((196, 170, 255), (130, 95, 215)),
+        ItemKind::Topic => ((250, 170, 50), (190, 110, 0)),
+        ItemKind::Subscription => ((250, 205, 90), (170, 120, 0)),
+        ItemKind::Queue => ((90, 160, 255), (30, 100, 210)),
+        ItemKind::Consumer => ((45, 205, 190), (0, 135, 125)),
+        ItemKind::Archive => ((160, 175, 195), (90, 105, 125)),
+    };
+    let (r, g, b) = if dark { d } else { l };
+    Color32::from_rgb(r, g, b)
+}
+
+/// The icon drawn on a kind's boxes and in the palette.
+pub fn kind_icon(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Producer => "⚡",
+        ItemKind::Bus => "🔀",
+        ItemKind::Rule => "🔍",
+        ItemKind::Topic => "📢",
+        ItemKind::Subscription => "📨",
+        ItemKind::Queue => "📥",
+        ItemKind::Consumer => "⚙",
+        ItemKind::Archive => "🗄",
+    }
+}
+
+/// Canvas → screen and back.
+#[derive(Clone, Copy, Debug)]
+pub struct View {
+    origin: Pos2,
+    zoom: f32,
+}
+
+impl View {
+    /// A canvas point on screen.
+    pub fn to_screen(self, p: Pos2) -> Pos2 {
+        self.origin + p.to_vec2() * self.zoom
+    }
+
+    /// A screen point on the canvas.
+    pub fn to_canvas(self, p: Pos2) -> Pos2 {
+        ((p - self.origin) / self.zoom).to_pos2()
+    }
+}
+
+fn item_rect(center: Pos2) -> Rect {
+    Rect::from_center_size(center, vec2(ITEM_SIZE.0, ITEM_SIZE.1))
+}
+
+/// Where the "drag to connect" handle of a box is (canvas space).
+fn port(center: Pos2) -> Pos2 {
+    center + vec2(ITEM_SIZE.0 / 2.0, 0.0)
+}
+
+impl Canvas {
+    /// The current view transform for a widget at `rect`.
+    pub fn view(&self, rect: Rect) -> View {
+        View {
+            origin: rect.min + self.pan,
+            zoom: self.zoom,
+        }
+    }
+
+    /// Frames every box (or the selection, when `only_selected`) in `rect`.
+    pub fn fit(&mut self, rect: Rect, positions: &[Pos2]) {
+        let mut bounds = Rect::NOTHING;
+        for p in positions {
+            bounds = bounds.union(item_rect(*p));
+        }
+        if !bounds.is_positive() || !rect.is_positive() {
+            self.pan = rect.size() / 2.0;
+            self.zoom = 1.0;
+            return;
+        }
+        let bounds = bounds.expand(40.0);
+        let zoom = (rect.width() / bounds.width())
+            .min(rect.height() / bounds.height())
+            .clamp(0.05, 1.25);
+        self.zoom = zoom;
+        self.pan = rect.size() / 2.0 - bounds.center().to_vec2() * zoom;
+    }
+
+    /// Pans so that the box at `center` is in view (when it is not already).
+    pub fn reveal(&mut self, center: Pos2) {
+        let rect = self.last_rect;
+        if !rect.is_positive() {
+            return;
+        }
+        let screen = Rect::from_center_size(
+            self.view(rect).to_screen(center),
+            vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+        );
+        if !rect.shrink(10.0).contains_rect(screen) {
+            self.pan = rect.size() / 2.0 - center.to_vec2() * self.zoom;
+        }
+    }
+
+    /// Selects exactly these items.
+    pub fn select_only(&mut self, keys: impl IntoIterator<Item = ItemKey>) {
+        self.selection = keys.into_iter().collect();
+        self.selected_edge = None;
+    }
+
+    /// Draws the scene and handles the pointer. `positions[i]` is item i's centre.
+    pub fn show(
+        &mut self,
+        ui: &mut Ui,
+        scene: &Scene,
+        positions: &[Pos2],
+        overlay: &Overlay<'_>,
+        check: ConnectCheck<'_>,
+    ) -> (Response, Vec<CanvasAction>) {
+        let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
+        let rect = response.rect;
+        self.last_rect = rect;
+        if self.fit_pending {
+            self.fit(rect, positions);
+            self.fit_pending = false;
+        }
+        let dark = ui.visuals().dark_mode;
+        let mut actions = Vec::new();
+        self.navigate(ui, &response);
+        let view = self.view(rect);
+        self.handle_pointer(ui, &response, scene, positions, view, check, &mut actions);
+
+        let painter = painter.with_clip_rect(rect);
+        painter.rect_filled(rect, 0.0, canvas_background(dark));
+        self.draw_grid(&painter, rect, view, dark);
+        let visible = view.to_canvas(rect.min);
+        let visible = Rect::from_min_max(visible, view.to_canvas(rect.max)).expand(ITEM_SIZE.0);
+        let offset = match self.gesture {
+            Gesture::Moving { offset } => offset,
+            _ => Vec2::ZERO,
+        };
+        let selected: Vec<bool> = scene
+            .items
+            .iter()
+            .map(|i| self.selection.contains(&i.key))
+            .collect();
+        let place = |i: usize| -> Pos2 {
+            if selected[i] {
+                positions[i] + offset
+            } else {
+                positions[i]
+            }
+        };
+        self.draw_groups(ui, &painter, scene, &place, view, dark);
+        self.draw_edges(&painter, scene, &place, view, visible, dark);
+        self.labels.prepare(self.zoom, dark);
+        let a11y = ui
+            .ctx()
+            .accesskit_node_builder(response.id, |_| ())
+            .is_some();
+        for (i, item) in scene.items.iter().enumerate() {
+            let center = place(i);
+            if !visible.contains(center) {
+                continue;
+            }
+            let screen = Rect::from_center_size(
+                view.to_screen(center),
+                vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+            );
+            let mark = if overlay.errors.contains(&i) {
+                Some(Color32::from_rgb(230, 60, 60))
+            } else if overlay.warnings.contains(&i) {
+                Some(Color32::from_rgb(230, 170, 30))
+            } else {
+                None
+            };
+            self.draw_item(
+                ui,
+                &painter,
+                item.kind,
+                &item.name,
+                &item.detail,
+                screen,
+                selected[i],
+                mark,
+                dark,
+            );
+            if a11y && rect.intersects(screen) {
+                let label = format!("{} {}", item.kind.label(), item.key);
+                let id = response.id.with(("item", &item.key));
+                ui.interact(screen.intersect(rect), id, Sense::hover())
+                    .widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                    });
+            }
+        }
+        self.draw_gesture(&painter, positions, view, dark);
+        if !matches!(self.gesture, Gesture::None) {
+            ui.ctx().request_repaint();
+        }
+        (response, actions)
+    }
+
+    fn navigate(&mut self, ui: &Ui, response: &Response) {
+        let Some(pointer) = response.hover_pos() else {
+            return;
+        };
+        let (zoom_delta, scroll) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta()));
+        if zoom_delta != 1.0 {
+            self.zoom_about(response.rect, pointer, zoom_delta);
+        } else if scroll != Vec2::ZERO {
+            self.pan += scroll;
+        }
+    }
+
+    /// Zooms by `factor`, keeping the canvas point under `anchor` in place.
+    pub fn zoom_about(&mut self, rect: Rect, anchor: Pos2, factor: f32) {
+        let view = self.view(rect);
+        let under = view.to_canvas(anchor);
+        self.zoom = (self.zoom * factor).clamp(0.05, 4.0);
+        self.pan = anchor - rect.min - under.to_vec2() * self.zoom;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_pointer(
+        &mut self,
+        ui: &Ui,
+        response: &Response,
+        scene: &Scene,
+        positions: &[Pos2],
+        view: View,
+        check: ConnectCheck<'_>,
+        actions: &mut Vec<CanvasAction>,
+    ) {
+        let modifiers = ui.input(|i| i.modifiers);
+        let pointer = response.interact_pointer_pos().or(response.hover_pos());
+        let hit = |p: Pos2| -> Option<usize> {
+            let c = view.to_canvas(p);
+            (0..scene.items.len())
+                .rev()
+                .find(|&i| item_rect(positions[i]).contains(c))
+        };
+        let port_hit = |p: Pos2| -> Option<usize> {
+            let c = view.to_canvas(p);
+            let radius = (9.0 / self.zoom).max(7.0);
+            (0..scene.items.len())
+                .rev()
+                .find(|&i| port(positions[i]).distance(c) <= radius)
+        };
+        let middle = ui.input(|i| i.pointer.middle_down() || i.pointer.secondary_down());
+        if response.drag_started() {
+            let start = ui.input(|i| i.pointer.press_origin()).or(pointer);
+            if let Some(start) = start {
+                self.gesture = if middle {
+                    Gesture::Panning
+                } else if let Some(from) = port_hit(start) {
+                    Gesture::Connecting {
+                        from,
+                        to: view.to_canvas(start),
+                    }
+                } else if let Some(i) = hit(start) {
+                    let key = &scene.items[i].key;
+                    if !self.selection.contains(key) {
+                        if !(modifiers.shift || modifiers.command) {
+                            self.selection.clear();
+                        }
+                        self.selection.insert(key.clone());
+                        self.selected_edge = None;
+                        actions.push(CanvasAction::Selected);
+                    }
+                    Gesture::Moving { offset: Vec2::ZERO }
+                } else {
+                    let c = view.to_canvas(start);
+                    Gesture::Band {
+                        start: c,
+                        end: c,
+                        add: modifiers.shift || modifiers.command,
+                    }
+                };
+            }
+        }
+        if response.dragged() {
+            let delta = response.drag_delta();
+            match &mut self.gesture {
+                Gesture::Panning => self.pan += delta,
+                Gesture::Moving { offset } => *offset += delta / self.zoom,
+                Gesture::Connecting { to, from } => {
+                    if let Some(p) = pointer {
+                        *to = view.to_canvas(p);
+                        let from = *from;
+                        match hit(p) {
+                            Some(target) if target != from => {
+                                if self
+                                    .connect_verdict
+                                    .as_ref()
+                                    .is_none_or(|(t, _)| *t != target)
+                                {
+                                    let verdict =
+                                        check(&scene.items[from].key, &scene.items[target].key);
+                                    self.connect_verdict = Some((target, verdict));
+                                }
+                            }
+                            _ => self.connect_verdict = None,
+                        }
+                    }
+                }
+                Gesture::Band { end, .. } => {
+                    if let Some(p) = pointer {
+                        *end = view.to_canvas(p);
+                    }
+                }
+                Gesture::None => {}
+            }
+        }
+        if response.drag_stopped() {
+            match std::mem::take(&mut self.gesture) {
+                Gesture::Moving { offset } if offset.length() > 0.0 => {
+                    let moves = scene
+                        .items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, item)| self.selection.contains(&item.key))
+                        .map(|(i, item)| (item.key.clone(), positions[i] + offset))
+                        .collect();
+                    actions.push(CanvasAction::Move(moves));
+                }
+                Gesture::Connecting { from, .. } => match self.connect_verdict.take() {
+                    Some((to, Ok(_))) => {
+                        actions.push(CanvasAction::Connect(
+                            scene.items[from].key.clone(),
+                            scene.items[to].key.clone(),
+                        ));
+                        self.hint = None;
+                    }
+                    Some((_, Err(reason))) => self.hint = Some(reason),
+                    None => {}
+                },
+                Gesture::Band { start, end, add } => {
+                    let band = Rect::from_two_pos(start, end);
+                    if !add {
+                        self.selection.clear();
+                    }
+                    for (i, item) in scene.items.iter().enumerate() {
+                        if band.intersects(item_rect(positions[i])) {
+                            self.selection.insert(item.key.clone());
+                        }
+                    }
+                    self.selected_edge = None;
+                    actions.push(CanvasAction::Selected);
+                }
+                _ => {}
+            }
+            self.connect_verdict = None;
+        }
+        if response.clicked() {
+            if let Some(p) = pointer {
+                self.click(p, modifiers, scene, positions, view, &hit);
+                actions.push(CanvasAction::Selected);
+            }
+        }
+    }
+
+    fn click(
+        &mut self,
+        p: Pos2,
+        modifiers: egui::Modifiers,
+        scene: &Scene,
+        positions: &[Pos2],
+        view: View,
+        hit: &dyn Fn(Pos2) -> Option<usize>,
+    ) {
+        let toggle = modifiers.shift || modifiers.command;
+        if let Some(i) = hit(p) {
+            let key = scene.items[i].key.clone();
+            if toggle {
+                if !self.selection.remove(&key) {
+                    self.selection.insert(key);
+                }
+            } else {
+                self.selection = BTreeSet::from([key]);
+            }
+            self.selected_edge = None;
+            return;
+        }
+        let c = view.to_canvas(p);
+        let tolerance = 6.0 / self.zoom;
+        let edge = scene.edges.iter().find(|e| {
+            let (a, b) = (positions[e.from], positions[e.to]);
+            let points = edge_points(a, b);
+            points
+                .windows(2)
+                .any(|w| distance_to_segment(c, w[0], w[1]) <= tolerance)
+        });
+        if !toggle {
+            self.selection.clear();
+        }
+        self.selected_edge = edge.map(|e| EdgeRef {
+            from: scene.items[e.from].key.clone(),
+            to: scene.items[e.to].key.clone(),
+            kind: e.kind,
+        });
+    }
+
+    fn draw_grid(&self, painter: &egui::Painter, rect: Rect, view: View, dark: bool) {
+        let step = 50.0 * self.zoom;
+        if step < 12.0 {
+            return;
+        }
+        let color = if dark {
+            Color32::from_white_alpha(10)
+        } else {
+            Color32::from_black_alpha(14)
+        };
+        let origin = view.to_screen(Pos2::ZERO);
+        let mut x = rect.left() + (origin.x - rect.left()).rem_euclid(step);
+        let mut shapes = Vec::new();
+        while x < rect.right() {
+            shapes.push(Shape::line_segment(
+                [pos2(x, rect.top()), pos2(x, rect.bottom())],
+                Stroke::new(1.0, color),
+            ));
+            x += step;
+        }
+        let mut y = rect.top() + (origin.y - rect.top()).rem_euclid(step);
+        while y < rect.bottom() {
+            shapes.push(Shape::line_segment(
+                [pos2(rect.left(), y), pos2(rect.right(), y)],
+                Stroke::new(1.0, color),
+            ));
+            y += step;
+        }
+        painter.extend(shapes);
+    }
+
+    fn draw_groups(
+        &mut self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        scene: &Scene,
+        place: &dyn Fn(usize) -> Pos2,
+        view: View,
+        dark: bool,
+    ) {
+        let mut groups: std::collections::BTreeMap<&Group, Rect> =
+            std::collections::BTreeMap::new();
+        for (i, item) in scene.items.iter().enumerate() {
+            let r = item_rect(place(i));
+            groups
+                .entry(&item.group)
+                .and_modify(|b| *b = b.union(r))
+                .or_insert(r);
+        }
+        if groups.len() < 2 {
+            return;
+        }
+        let stroke = if dark {
+            Color32::from_white_alpha(60)
+        } else {
+            Color32::from_black_alpha(70)
+        };
+        let fill = if dark {
+            Color32::from_white_alpha(6)
+        } else {
+            Color32::from_black_alpha(8)
+        };
+        for (group, bounds) in groups {
+            let screen = Rect::from_min_max(
+                view.to_screen(bounds.min - vec2(20.0, 34.0)),
+                view.to_screen(bounds.max + vec2(20.0, 20.0)),
+            );
+            painter.rect(
+                screen,
+                CornerRadius::same(8),
+                fill,
+                Stroke::new(1.0, stroke),
+                StrokeKind::Inside,
+            );
+            let size = 12.0 * self.zoom;
+            if size >= 4.0 {
+                let text = format!("account {} · {}", group.account, group.region);
+                let color = ui.visuals().weak_text_color();
+                let galley = self.labels.get(ui, &text, 2, size, color);
+                painter.galley(screen.min + vec2(8.0, 6.0) * self.zoom, galley, color);
+            }
+        }
+    }
+
+    fn draw_edges(
+        &self,
+        painter: &egui::Painter,
+        scene: &Scene,
+        place: &dyn Fn(usize) -> Pos2,
+        view: View,
+        visible: Rect,
+        dark: bool,
+    ) {
+        let normal = if dark {
+            Color32::from_gray(150)
+        } else {
+            Color32::from_gray(95)
+        };
+        let mut shapes = Vec::with_capacity(scene.edges.len() * 2);
+        for edge in &scene.edges {
+            let (a, b) = (place(edge.from), place(edge.to));
+            if !visible.contains(a)
+                && !visible.contains(b)
+                && !visible.intersects(Rect::from_two_pos(a, b))
+            {
+                continue;
+            }
+            let selected = self.selected_edge.as_ref().is_some_and(|s| {
+                s.kind == edge.kind
+                    && s.from == scene.items[edge.from].key
+                    && s.to == scene.items[edge.to].key
+            });
+            let (color, width) = match edge.kind {
+                EdgeKind::DeadLetter => (Color32::from_rgb(220, 80, 80), 1.3),
+                EdgeKind::Owns => (normal.gamma_multiply(0.7), 1.2),
+                _ => (normal, 1.6),
+            };
+            let (color, width) = if selected {
+                (Color32::from_rgb(60, 150, 255), width + 1.5)
+            } else {
+                (color, width)
+            };
+            let points: Vec<Pos2> = edge_points(a, b)
+                .iter()
+                .map(|p| view.to_screen(*p))
+                .collect();
+            let stroke = Stroke::new(width * self.zoom.max(0.5), color);
+            if edge.kind.is_dead_letter() {
+                shapes.extend(Shape::dashed_line(
+                    &points,
+                    stroke,
+                    6.0 * self.zoom,
+                    4.0 * self.zoom,
+                ));
+            } else {
+                shapes.push(Shape::line(points.clone(), stroke));
+            }
+            if let [.., before, tip] = points.as_slice() {
+                let dir = (*tip - *before).normalized();
+                let size = 8.0 * self.zoom;
+                let side = vec2(-dir.y, dir.x) * size * 0.5;
+                shapes.push(Shape::convex_polygon(
+                    vec![*tip, *tip - dir * size + side, *tip - dir * size - side],
+                    color,
+                    Stroke::NONE,
+                ));
+            }
+        }
+        painter.extend(shapes);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn draw_item(
+        &mut self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        kind: ItemKind,
+        name: &str,
+        detail: &str,
+        rect: Rect,
+        selected: bool,
+        mark: Option<Color32>,
+        dark: bool,
+    ) {
+        let z = self.zoom;
+        let accent = kind_color(kind, dark);
+        let base = if dark {
+            Color32::from_rgb(30, 33, 40)
+        } else {
+            Color32::from_rgb(252, 252, 253)
+        };
+        let fill = base.lerp_to_gamma(accent, if dark { 0.16 } else { 0.10 });
+        let radius = match kind {
+            ItemKind::Producer => rect.height() / 2.0,
+            ItemKind::Topic | ItemKind::Subscription => 14.0 * z,
+            ItemKind::Consumer => 8.0 * z,
+            _ => 3.0 * z,
+        };
+        let stroke = if selected {
+            Stroke::new(3.0 * z.max(0.6), Color32::from_rgb(60, 150, 255))
+        } else {
+            Stroke::new(1.5 * z.max(0.5), accent)
+        };
+        let cr = CornerRadius::same(radius.min(255.0) as u8);
+        if kind == ItemKind::Rule {
+            let c = 12.0 * z;
+            let points = vec![
+                pos2(rect.left() + c, rect.top()),
+                pos2(rect.right() - c, rect.top()),
+                pos2(rect.right(), rect.center().y),
+                pos2(rect.right() - c, rect.bottom()),
+                pos2(rect.left() + c, rect.bottom()),
+                pos2(rect.left(), rect.center().y),
+            ];
+            painter.add(Shape::convex_polygon(points, fill, stroke));
+        } else {
+            painter.rect(rect, cr, fill, stroke, StrokeKind::Inside);
+        }
+        let thin = Stroke::new(1.0 * z.max(0.5), accent.gamma_multiply(0.8));
+        match kind {
+            ItemKind::Bus => {
+                let y1 = rect.top() + 5.0 * z;
+                let y2 = rect.bottom() - 5.0 * z;
+                painter.line_segment(
+                    [
+                        pos2(rect.left() + 6.0 * z, y1),
+                        pos2(rect.right() - 6.0 * z, y1),
+                    ],
+                    thin,
+                );
+                painter.line_segment(
+                    [
+                        pos2(rect.left() + 6.0 * z, y2),
+                        pos2(rect.right() - 6.0 * z, y2),
+                    ],
+                    thin,
+                );
+            }
+            ItemKind::Queue => {
+                for k in 1..=3 {
+                    let x = rect.right() - (6.0 + 7.0 * k as f32) * z;
+                    painter.line_segment(
+                        [
+                            pos2(x, rect.top() + 8.0 * z),
+                            pos2(x, rect.bottom() - 8.0 * z),
+                        ],
+                        thin,
+                    );
+                }
+            }
+            ItemKind::Archive => {
+                let y = rect.top() + 9.0 * z;
+                painter.line_segment([pos2(rect.left(), y), pos2(rect.right(), y)], thin);
+            }
+            _ => {}
+        }
+        if z < 0.2 {
+            return;
+        }
+        let text = ui.visuals().strong_text_color();
+        let weak = ui.visuals().weak_text_color();
+        let icon = self.labels.get(ui, kind_icon(kind), 0, 16.0 * z, accent);
+        let left = rect.left()
+            + if kind == ItemKind::Producer {
+                14.0
+            } else {
+                10.0
+            } * z;
+        painter.galley(
+            pos2(left, rect.center().y - icon.size().y / 2.0),
+            icon,
+            accent,
+        );
+        let text_left = left + 24.0 * z;
+        let name_galley = self.labels.get(ui, name, 1, 13.5 * z, text);
+        let detail_galley =
+            (!detail.is_empty()).then(|| self.labels.get(ui, detail, 2, 10.5 * z, weak));
+        let total = name_galley.size().y + detail_galley.as_ref().map_or(0.0, |g| g.size().y);
+        let mut y = rect.center().y - total / 2.0;
+        let clip = painter.with_clip_rect(rect.shrink(2.0 * z).intersect(painter.clip_rect()));
+        clip.galley(pos2(text_left, y), name_galley.clone(), text);
+        y += name_galley.size().y;
+        if let Some(g) = detail_galley {
+            clip.galley(pos2(text_left, y), g, weak);
+        }
+        if !matches!(kind, ItemKind::Consumer | ItemKind::Archive) {
+            painter.circle(
+                rect.right_center(),
+                4.0 * z,
+                base,
+                Stroke::new(1.5 * z.max(0.5), accent),
+            );
+        }
+        if let Some(mark) = mark {
+            let c = rect.right_top() + vec2(-2.0, 2.0) * z;
+            painter.circle_filled(c, 7.0 * z, mark);
+            painter.text(
+                c,
+                Align2::CENTER_CENTER,
+                "!",
+                FontId::proportional(11.0 * z),
+                Color32::WHITE,
+            );
+        }
+    }
+
+    fn draw_gesture(&self, painter: &egui::Painter, positions: &[Pos2], view: View, dark: bool) {
+        match &self.gesture {
+            Gesture::Band { start, end, .. } => {
+                let r = Rect::from_two_pos(view.to_screen(*start), view.to_screen(*end));
+                painter.rect(
+                    r,
+                    CornerRadius::ZERO,
+                    Color32::from_rgba_unmultiplied(60, 150, 255, 30),
+                    Stroke::new(1.0, Color32::from_rgb(60, 150, 255)),
+                    StrokeKind::Inside,
+                );
+            }
+            Gesture::Connecting { from, to } => {
+                let (color, label) = match &self.connect_verdict {
+                    Some((_, Ok(what))) => (Color32::from_rgb(40, 180, 90), what.clone()),
+                    Some((_, Err(why))) => (Color32::from_rgb(220, 70, 70), why.clone()),
+                    None => (
+                        if dark {
+                            Color32::LIGHT_GRAY
+                        } else {
+                            Color32::DARK_GRAY
+                        },
+                        String::new(),
+                    ),
+                };
+                let a = view.to_screen(port(positions[*from]));
+                let b = view.to_screen(*to);
+                painter.arrow(a, b - a, Stroke::new(2.0, color));
+                if let Some((target, _)) = &self.connect_verdict {
+                    let r = Rect::from_center_size(
+                        view.to_screen(positions[*target]),
+                        vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+                    );
+                    painter.rect_stroke(
+                        r.expand(3.0),
+                        CornerRadius::same(6),
+                        Stroke::new(2.5, color),
+                        StrokeKind::Outside,
+                    );
+                }
+                if !label.is_empty() {
+                    painter.text(
+                        b + vec2(12.0, 12.0),
+                        Align2::LEFT_TOP,
+                        label,
+                        FontId::proportional(13.0),
+                        color,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn canvas_background(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(22, 24, 29)
+    } else {
+        Color32::from_rgb(242, 243, 246)
+    }
+}
+
+/// The polyline of an arrow from box centre `a` to box centre `b` (canvas space):
+/// a smooth S-curve from the right side of `a` to the left side of `b` when `b` is to
+/// the right, otherwise a straight line between the box edges.
+pub fn edge_points(a: Pos2, b: Pos2) -> Vec<Pos2> {
+    let half = vec2(ITEM_SIZE.0 / 2.0, ITEM_SIZE.1 / 2.0);
+    if b.x - a.x > ITEM_SIZE.0 {
+        let start = a + vec2(half.x, 0.0);
+        let end = b - vec2(half.x + 1.0, 0.0);
+        let dx = (end.x - start.x) * 0.5;
+        let (c1, c2) = (start + vec2(dx, 0.0), end - vec2(dx, 0.0));
+        const STEPS: usize = 10;
+        (0..=STEPS)
+            .map(|k| {
+                let t = k as f32 / STEPS as f32;
+                let u = 1.0 - t;
+                let p = start.to_vec2() * (u * u * u)
+                    + c1.to_vec2() * (3.0 * u * u * t)
+                    + c2.to_vec2() * (3.0 * u * t * t)
+                    + end.to_vec2() * (t * t * t);
+                p.to_pos2()
+            })
+            .collect()
+    } else {
+        let d = b - a;
+        let clip = |d: Vec2| -> Vec2 {
+            let sx = if d.x.abs() > 1e-3 {
+                half.x / d.x.abs()
+            } else {
+                f32::INFINITY
+            };
+            let sy = if d.y.abs() > 1e-3 {
+                half.y / d.y.abs()
+            } else {
+                f32::INFINITY
+            };
+            d * sx.min(sy).min(1.0)
+        };
+        vec![a + clip(d), b - clip(d) - d.normalized() * 1.0]
+    }
+}
+
+fn distance_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+    let ab = b - a;
+    let t = if ab.length_sq() > 0.0 {
+        ((p - a).dot(ab) / ab.length_sq()).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    p.distance(a + ab * t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_round_trips() {
+        let c = Canvas {
+            pan: vec2(10.0, 20.0),
+            zoom: 2.0,
+            ..Canvas::default()
+        };
+        let v = c.view(Rect::from_min_size(pos2(5.0, 5.0), vec2(100.0, 100.0)));
+        let p = pos2(33.0, -7.0);
+        assert!((v.to_canvas(v.to_screen(p)) - p).length() < 1e-4);
+    }
+
+    #[test]
+    fn fit_shows_every_box() {
+        let mut c = Canvas::default();
+        let rect = Rect::from_min_size(Pos2::ZERO, vec2(800.0, 600.0));
+        let positions = [pos2(0.0, 0.0), pos2(2000.0, 900.0)];
+        c.fit(rect, &positions);
+        let v = c.view(rect);
+        for p in positions {
+            assert!(rect.contains(v.to_screen(item_rect(p).min)));
+            assert!(rect.contains(v.to_screen(item_rect(p).max)));
+        }
+    }
+
+    #[test]
+    fn arrows_start_and_end_outside_the_boxes() {
+        for (a, b) in [
+            (pos2(0.0, 0.0), pos2(400.0, 50.0)),
+            (pos2(0.0, 0.0), pos2(0.0, 200.0)),
+        ] {
+            let points = edge_points(a, b);
+            let first = points[0];
+            let last = points[points.len() - 1];
+            assert!(!item_rect(a).shrink(0.5).contains(first));
+            assert!(!item_rect(b).shrink(0.5).contains(last));
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! The inspector: the selected node's, rule's, subscription's or arrow's settings as a
+//! form. Every change becomes a [`Command`]; the form itself holds no design state
+//! except half-typed text ([`Buffers`]).
+
+use egui::{DragValue, RichText, Ui};
+use serde_json::Value;
+
+use crate::model::{
+    Arrivals, EventTemplate, FilterScope, Latency, Node, Rule, Subscription, Target, Topology,
+    compile, compile::Severity, duration::Dur,
+};
+use crate::pattern::sns::{FilterPolicy, Scope};
+use crate::pattern::{Pattern, explain};
+
+use super::canvas::{EdgeRef, kind_color, kind_icon};
+use super::document::Command;
+use super::editor::{self, Buffers, TestOutcome, json_field};
+use super::pattern_help::{sample_events, sample_messages};
+use super::scene::{ItemKey, ItemKind};
+
+/// Shows the inspector for `key` and returns the edits made.
+pub fn item(
+    ui: &mut Ui,
+    topology: &Topology,
+    key: &ItemKey,
+    buffers: &mut Buffers,
+) -> Vec<Command> {
+    buffers.inspect(key.as_str());
+    let mut out = Vec::new();
+    match key.split() {
+        Some((owner, name)) => match topology.nodes.get(owner) {
+            Some(Node::Bus(bus)) => {
+                if let Some(rule) = bus.rules.get(name) {
+                    header(ui, ItemKind::Rule, key);
+                    rename_row(ui, buffers, key, name, &mut out);
+                    rule_form(ui, topology, owner, name, rule, buffers, &mut out);
+                }
+            }
+            Some(Node::Topic(topic)) => {
+                if let Some(sub) = topic.subscriptions.get(name) {
+                    header(ui, ItemKind::Subscription, key);
+                    rename_row(ui, buffers, key, name, &mut out);
+                    subscription_form(ui, topology, owner, name, sub, buffers, &mut out);
+                }
+            }
+            _ => {}
+        },
+        None => {
+            if let Some(node) = topology.nodes.get(key.as_str()) {
+                header(ui, ItemKind::of_node(node.kind()), key);
+                rename_row(ui, buffers, key, key.as_str(), &mut out);
+                let mut edited = node.clone();
+                node_form(ui, topology, key.as_str(), &mut edited, buffers);
+                if &edited != node {
+                    out.push(Command::SetNode {
+                        id: key.as_str().to_string(),
+                        node: Box::new(edited),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Shows a selected arrow: what it means and a delete button.
+pub fn edge(ui: &mut Ui, edge: &EdgeRef) -> Vec<Command> {
+    ui.heading("Arrow");
+    ui.label(format!("{} → {}", edge.from, edge.to));
+    ui.weak(format!("{:?}", edge.kind));
+    if ui.button("🗑 Delete arrow").clicked() {
+        return vec![Command::Disconnect {
+            from: edge.from.clone(),
+            to: edge.to.clone(),
+            kind: edge.kind,
+        }];
+    }
+    Vec::new()
+}
+
+fn header(ui: &mut Ui, kind: ItemKind, key: &ItemKey) {
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(kind_icon(kind))
+                .size(20.0)
+                .color(kind_color(kind, dark)),
+        );
+        ui.vertical(|ui| {
+            ui.heading(key.as_str());
+            ui.weak(kind.label());
+        });
+    });
+    ui.separator();
+}
+
+fn rename_row(
+    ui: &mut Ui,
+    buffers: &mut Buffers,
+    key: &ItemKey,
+    name: &str,
+    out: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        ui.label("Name");
+        let text = buffers.text("name", || name.to_string());
+        let response = ui.text_edit_singleline(text);
+        let commit = response.lost_focus() && text.as_str() != name;
+        if commit {
+            let to = text.clone();
+            out.push(Command::Rename {
+                key: key.clone(),
+                to,
+            });
+        }
+    });
+}
+
+fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffers: &mut Buffers) {
+    egui::Grid::new("node-form").num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| match node {
+        Node::Producer(p) => {
+            ui.label("Sends to");
+            choose(ui, "to", &mut p.to, &ids_of(topology, &[ItemKind::Bus, ItemKind::Topic, ItemKind::Queue]));
+            ui.end_row();
+            ui.label("Rate (events/s)");
+            ui.add(DragValue::new(&mut p.rate).range(0.0..=1_000_000.0).speed(1.0));
+            ui.end_row();
+            ui.label("Arrivals");
+            egui::ComboBox::from_id_salt("arrivals")
+                .selected_text(format!("{:?}", p.arrivals).to_lowercase())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut p.arrivals, Arrivals::Uniform, "uniform");
+                    ui.selectable_value(&mut p.arrivals, Arrivals::Poisson, "poisson");
+                });
+            ui.end_row();
+            ui.label("Starts at");
+            dur_field(ui, buffers, "start", &mut p.start);
+            ui.end_row();
+            ui.label("Stop after");
+            optional_count(ui, &mut p.limit, "events");
+            ui.end_row();
+            placement(ui, &mut p.account, &mut p.region);
+        }
+        Node::Bus(b) => {
+            ui.label("Rules");
+            ui.label(format!("{} (select a rule box to edit it)", b.rules.len()));
+            ui.end_row();
+            ui.label("Policy: allow");
+            let mut text = b.policy.as_ref().map(|p| p.allow.join(", ")).unwrap_or_default();
+            if ui
+                .text_edit_singleline(&mut text)
+                .on_hover_text("producers, buses or 12-digit accounts allowed to put events, comma-separated; empty: the bus's own account only")
+                .changed()
+            {
+                let allow: Vec<String> =
+                    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+                b.policy = (!allow.is_empty()).then_some(crate::model::BusPolicy { allow });
+            }
+            ui.end_row();
+            placement(ui, &mut b.account, &mut b.region);
+        }
+        Node::Topic(t) => {
+            ui.label("FIFO");
+            ui.checkbox(&mut t.fifo, "keep order per message group");
+            ui.end_row();
+            ui.label("Deduplication");
+            ui.checkbox(&mut t.content_based_deduplication, "content-based");
+            ui.end_row();
+            placement(ui, &mut t.account, &mut t.region);
+        }
+        Node::Queue(q) => {
+            ui.label("FIFO");
+            ui.checkbox(&mut q.fifo, "keep order per message group");
+            ui.end_row();
+            ui.label("Deduplication");
+            ui.checkbox(&mut q.content_based_deduplication, "content-based");
+            ui.end_row();
+            ui.label("Visibility timeout");
+            dur_field(ui, buffers, "visibility", &mut q.visibility_timeout);
+            ui.end_row();
+            ui.label("Max receives");
+            optional_count32(ui, &mut q.max_receives);
+            ui.end_row();
+            ui.label("Dead-letter queue");
+            choose_optional(ui, "dlq", &mut q.dlq, &other_queues(topology, id));
+            ui.end_row();
+            ui.label("Capacity");
+            optional_count(ui, &mut q.capacity, "messages");
+            ui.end_row();
+            ui.label("Consumers");
+            ui.label(if q.consumers.is_empty() { "none".to_string() } else { q.consumers.join(", ") });
+            ui.end_row();
+            placement(ui, &mut q.account, &mut q.region);
+        }
+        Node::Consumer(c) => {
+            ui.label("Processing time");
+            latency_field(ui, buffers, &mut c.latency);
+            ui.end_row();
+            ui.label("Concurrency");
+            ui.add(DragValue::new(&mut c.concurrency).range(1..=100_000));
+            ui.end_row();
+            ui.label("Error rate");
+            ui.add(egui::Slider::new(&mut c.error_rate, 0.0..=1.0).custom_formatter(|v, _| format!("{:.0} %", v * 100.0)));
+            ui.end_row();
+            ui.label("Timeout");
+            optional_dur(ui, buffers, "timeout", &mut c.timeout);
+            ui.end_row();
+            placement(ui, &mut c.account, &mut c.region);
+        }
+        Node::Archive(a) => {
+            ui.label("Archives bus");
+            choose(ui, "bus", &mut a.bus, &ids_of(topology, &[ItemKind::Bus]));
+            ui.end_row();
+            ui.label("Retention");
+            optional_dur(ui, buffers, "retention", &mut a.retention);
+            ui.end_row();
+            ui.label("Max events");
+            ui.add(DragValue::new(&mut a.max_events).range(1..=u64::MAX));
+            ui.end_row();
+            placement(ui, &mut a.account, &mut a.region);
+        }
+    });
+    // Full-width editors below the grid.
+    match node {
+        Node::Producer(p) => {
+            ui.separator();
+            ui.strong("Event templates");
+            ui.weak("Generators: ${seq}, ${uuid}, ${int:1..9}, {\"$choice\": [..]}, {\"$float\": [a, b]} …");
+            let current = serde_json::to_value(&p.events).unwrap_or(Value::Null);
+            let validate = |v: &Value| check_templates(topology, id, v);
+            if let Some(v) = json_field(ui, buffers, "events", &current, 12, &validate)
+                && let Ok(events) = serde_json::from_value::<Vec<EventTemplate>>(v)
+            {
+                p.events = events;
+            }
+        }
+        Node::Archive(a) => {
+            ui.separator();
+            let mut filtered = a.pattern.is_some();
+            if ui
+                .checkbox(&mut filtered, "Archive only events matching a pattern")
+                .changed()
+            {
+                a.pattern = filtered.then(super::connect::match_all_pattern);
+            }
+            if let Some(pattern) = &a.pattern
+                && let Some(v) = json_field(ui, buffers, "pattern", pattern, 6, &check_pattern)
+            {
+                a.pattern = Some(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn rule_form(
+    ui: &mut Ui,
+    topology: &Topology,
+    bus: &str,
+    name: &str,
+    rule: &Rule,
+    buffers: &mut Buffers,
+    out: &mut Vec<Command>,
+) {
+    let mut edited = rule.clone();
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut edited.enabled, "Enabled");
+        ui.label("Description");
+        ui.text_edit_singleline(&mut edited.description);
+    });
+    ui.separator();
+    ui.strong("Event pattern");
+    if let Some(v) = json_field(ui, buffers, "pattern", &rule.pattern, 8, &check_pattern) {
+        edited.pattern = v;
+    }
+    ui.separator();
+    let samples = buffers.samples("events", || {
+        sample_events(topology, bus, 8)
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| (sample_label(i, &text), text))
+            .collect()
+    });
+    let pattern_text = buffers
+        .text("pattern", || editor::pretty(&rule.pattern))
+        .clone();
+    let rule_name = name.to_string();
+    editor::test_box(ui, buffers, "test-event", &samples, &|event| {
+        let pattern =
+            Pattern::parse(&pattern_text).map_err(|e| format!("the pattern is invalid: {e}"))?;
+        let explanation = explain(&pattern, event.as_bytes())
+            .map_err(|e| format!("the event is not valid JSON: {e}"))?;
+        Ok(TestOutcome {
+            matched: explanation.matched,
+            text: explanation.to_text(&rule_name),
+        })
+    });
+    ui.separator();
+    ui.strong(format!("Targets ({} of 5)", edited.targets.len()));
+    let queues = ids_of(topology, &[ItemKind::Queue]);
+    let destinations = ids_of(
+        topology,
+        &[
+            ItemKind::Consumer,
+            ItemKind::Queue,
+            ItemKind::Topic,
+            ItemKind::Bus,
+        ],
+    );
+    let mut remove = None;
+    for (i, target) in edited.targets.iter_mut().enumerate() {
+        egui::CollapsingHeader::new(format!("→ {}", target.to))
+            .id_salt(("target", i))
+            .default_open(edited_targets_open(i))
+            .show(ui, |ui| {
+                target_form(ui, buffers, i, target, &destinations, &queues);
+                if ui.small_button("🗑 Remove target").clicked() {
+                    remove = Some(i);
+                }
+            });
+    }
+    if let Some(i) = remove {
+        edited.targets.remove(i);
+    }
+    if &edited != rule {
+        out.push(Command::SetRule {
+            bus: bus.to_string(),
+            name: name.to_string(),
+            rule: edited,
+        });
+    }
+}
+
+fn edited_targets_open(i: usize) -> bool {
+    i == 0
+}
+
+fn target_form(
+    ui: &mut Ui,
+    buffers: &mut Buffers,
+    i: usize,
+    target: &mut Target,
+    destinations: &[String],
+    queues: &[String],
+) {
+    egui::Grid::new(("target-grid", i))
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("Delivers to");
+            choose(ui, &format!("target-to-{i}"), &mut target.to, destinations);
+            ui.end_row();
+            ui.label("Retry attempts");
+            ui.add(DragValue::new(&mut target.retry.maximum_retry_attempts).range(0..=185));
+            ui.end_row();
+            ui.label("Max event age");
+            dur_field(
+                ui,
+                buffers,
+                &format!("target-{i}-age"),
+                &mut target.retry.maximum_event_age,
+            );
+            ui.end_row();
+            ui.label("Dead-letter queue");
+            choose_optional(ui, &format!("target-dlq-{i}"), &mut target.dlq, queues);
+            ui.end_row();
+            ui.label("Input path");
+            let mut path = target.input_path.clone().unwrap_or_default();
+            if ui
+                .text_edit_singleline(&mut path)
+                .on_hover_text("e.g. $.detail; empty: the whole event")
+                .changed()
+            {
+                target.input_path = (!path.trim().is_empty()).then_some(path);
+            }
+            ui.end_row();
+        });
+}
+
+fn subscription_form(
+    ui: &mut Ui,
+    topology: &Topology,
+    topic: &str,
+    name: &str,
+    sub: &Subscription,
+    buffers: &mut Buffers,
+    out: &mut Vec<Command>,
+) {
+    let mut edited = sub.clone();
+    egui::Grid::new("sub-form").num_columns(2).show(ui, |ui| {
+        ui.label("Delivers to");
+        choose(
+            ui,
+            "sub-to",
+            &mut edited.to,
+            &ids_of(topology, &[ItemKind::Queue, ItemKind::Consumer]),
+        );
+        ui.end_row();
+        ui.label("Raw delivery");
+        ui.checkbox(&mut edited.raw, "message body only, no SNS envelope");
+        ui.end_row();
+        ui.label("Dead-letter queue");
+        choose_optional(
+            ui,
+            "sub-dlq",
+            &mut edited.dlq,
+            &ids_of(topology, &[ItemKind::Queue]),
+        );
+        ui.end_row();
+        ui.label("Max retries");
+        ui.add(DragValue::new(&mut edited.max_retries).range(0..=100));
+        ui.end_row();
+        ui.label("Filter scope");
+        egui::ComboBox::from_id_salt("scope")
+            .selected_text(match edited.filter_policy_scope {
+                FilterScope::MessageAttributes => "message attributes",
+                FilterScope::MessageBody => "message body",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(
+                    &mut edited.filter_policy_scope,
+                    FilterScope::MessageAttributes,
+                    "message attributes",
+                );
+                ui.selectable_value(
+                    &mut edited.filter_policy_scope,
+                    FilterScope::MessageBody,
+                    "message body",
+                );
+            });
+        ui.end_row();
+    });
+    ui.separator();
+    let mut filtered = edited.filter_policy.is_some();
+    if ui.checkbox(&mut filtered, "Filter policy").changed() {
+        edited.filter_policy = filtered.then(|| serde_json::json!({}));
+        buffers.reset();
+    }
+    let scope = match edited.filter_policy_scope {
+        FilterScope::MessageAttributes => Scope::MessageAttributes,
+        FilterScope::MessageBody => Scope::MessageBody,
+    };
+    if let Some(policy) = &sub.filter_policy {
+        let validate = move |v: &Value| {
+            FilterPolicy::parse(&v.to_string(), scope)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        if let Some(v) = json_field(ui, buffers, "policy", policy, 6, &validate) {
+            edited.filter_policy = Some(v);
+        }
+        let samples = buffers.samples(&format!("messages-{scope:?}"), || {
+            sample_messages(topology, topic, 8)
+                .into_iter()
+                .map(|m| {
+                    let text = match scope {
+                        Scope::MessageBody => m.body,
+                        Scope::MessageAttributes => m.attributes,
+                    };
+                    (m.label, text)
+                })
+                .collect()
+        });
+        let policy_text = buffers.text("policy", || editor::pretty(policy)).clone();
+        let what = match scope {
+            Scope::MessageBody => "message body",
+            Scope::MessageAttributes => "message attributes",
+        };
+        ui.weak(format!("Test against a {what}:"));
+        let sub_name = name.to_string();
+        editor::test_box(ui, buffers, "test-message", &samples, &|message| {
+            let policy = FilterPolicy::parse(&policy_text, scope)
+                .map_err(|e| format!("the policy is invalid: {e}"))?;
+            let explanation = policy
+                .explain(message.as_bytes())
+                .map_err(|e| format!("not valid JSON: {e}"))?;
+            let matched = policy
+                .matches(message.as_bytes())
+                .unwrap_or(explanation.matched);
+            Ok(TestOutcome {
+                matched,
+                text: explanation.to_text(&sub_name),
+            })
+        });
+    }
+    if &edited != sub {
+        out.push(Command::SetSubscription {
+            topic: topic.to_string(),
+            name: name.to_string(),
+            subscription: edited,
+        });
+    }
+}
+
+fn sample_label(i: usize, event: &str) -> String {
+    let v: Value = serde_json::from_str(event).unwrap_or(Value::Null);
+    let source = v.get("source").and_then(Value::as_str).unwrap_or("?");
+    let detail_type = v.get("detail-type").and_then(Value::as_str).unwrap_or("?");
+    format!("{}: {source} / {detail_type}", i + 1)
+}
+
+/// A pattern's problems, as `path: reason`.
+fn check_pattern(value: &Value) -> Result<(), String> {
+    Pattern::parse(&value.to_string())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks event templates by compiling the design with them in place; the first error
+/// under the producer's `events` is reported.
+fn check_templates(topology: &Topology, id: &str, value: &Value) -> Result<(), String> {
+    let events: Vec<EventTemplate> = serde_json::from_value(value.clone())
+        .map_err(|e| format!("not a list of event templates: {e}"))?;
+    let mut t = topology.clone();
+    if let Some(Node::Producer(p)) = t.nodes.get_mut(id) {
+        p.events = events;
+    }
+    let prefix = format!("nodes.{id}.events");
+    match compile(&t, None) {
+        Ok(_) => Ok(()),
+        Err(problems) => problems
+            .into_iter()
+            .find(|p| p.severity == Severity::Error && p.path.starts_with(&prefix))
+            .map_or(Ok(()), |p| Err(format!("{}: {}", p.path, p.message))),
+    }
+}
+
+fn ids_of(topology: &Topology, kinds: &[ItemKind]) -> Vec<String> {
+    topology
+        .nodes
+        .iter()
+        .filter(|(_, n)| kinds.contains(&ItemKind::of_node(n.kind())))
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+fn other_queues(topology: &Topology, id: &str) -> Vec<String> {
+    ids_of(topology, &[ItemKind::Queue])
+        .into_iter()
+        .filter(|q| q != id)
+        .collect()
+}
+
+fn choose(ui: &mut Ui, salt: &str, value: &mut String, choices: &[String]) {
+    let shown = if value.is_empty() {
+        "(none)".to_string()
+    } else {
+        value.clone()
+    };
+    egui::ComboBox::from_id_salt(salt)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for c in choices {
+                ui.selectable_value(value, c.clone(), c);
+            }
+        });
+}
+
+fn choose_optional(ui: &mut Ui, salt: &str, value: &mut Option<String>, choices: &[String]) {
+    let shown = value.clone().unwrap_or_else(|| "(none)".into());
+    egui::ComboBox::from_id_salt(salt)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, "(none)");
+            for c in choices {
+                ui.selectable_value(value, Some(c.clone()), c);
+            }
+        });
+}
+
+fn placement(ui: &mut Ui, account: &mut Option<String>, region: &mut Option<String>) {
+    for (label, value, default) in [
+        ("Account", account, crate::model::DEFAULT_ACCOUNT),
+        ("Region", region, crate::model::DEFAULT_REGION),
+    ] {
+        ui.label(label);
+        let mut text = value.clone().unwrap_or_default();
+        if ui
+            .add(egui::TextEdit::singleline(&mut text).hint_text(default))
+            .changed()
+        {
+            *value = (!text.trim().is_empty()).then(|| text.trim().to_string());
+        }
+        ui.end_row();
+    }
+}
+
+/// A duration typed as text (`250ms`, `5s`); invalid text stays in the box, marked.
+fn dur_field(ui: &mut Ui, buffers: &mut Buffers, field: &str, value: &mut Dur) {
+    let text = buffers.text(field, || value.to_string());
+    let response = ui.add(egui::TextEdit::singleline(text).desired_width(90.0));
+    match Dur::parse(text) {
+        Ok(d) => {
+            if response.changed() {
+                *value = d;
+            }
+        }
+        Err(e) => {
+            response.on_hover_text(e.clone());
+            ui.colored_label(ui.visuals().error_fg_color, "✘");
+        }
+    }
+}
+
+fn optional_dur(ui: &mut Ui, buffers: &mut Buffers, field: &str, value: &mut Option<Dur>) {
+    ui.horizontal(|ui| {
+        let mut on = value.is_some();
+        if ui.checkbox(&mut on, "").changed() {
+            *value = on.then(|| Dur::parse("30s").unwrap_or_default());
+        }
+        if let Some(d) = value {
+            dur_field(ui, buffers, field, d);
+        }
+    });
+}
+
+fn optional_count(ui: &mut Ui, value: &mut Option<u64>, unit: &str) {
+    ui.horizontal(|ui| {
+        let mut on = value.is_some();
+        if ui.checkbox(&mut on, "").changed() {
+            *value = on.then_some(1000);
+        }
+        if let Some(n) = value {
+            ui.add(DragValue::new(n).range(1..=u64::MAX));
+            ui.label(unit);
+        }
+    });
+}
+
+fn optional_count32(ui: &mut Ui, value: &mut Option<u32>) {
+    ui.horizontal(|ui| {
+        let mut on = value.is_some();
+        if ui.checkbox(&mut on, "").changed() {
+            *value = on.then_some(5);
+        }
+        if let Some(n) = value {
+            ui.add(DragValue::new(n).range(1..=1000));
+        }
+    });
+}
+
+fn latency_field(ui: &mut Ui, buffers: &mut Buffers, latency: &mut Latency) {
+    ui.vertical(|ui| {
+        let kind = match latency {
+            Latency::Fixed(_) => "fixed",
+            Latency::Uniform(_) => "uniform",
+            Latency::Exponential(_) => "exponential",
+            Latency::Lognormal { .. } => "log-normal",
+        };
+        let ms = |n| Dur::parse(&format!("{n}ms")).unwrap_or_default();
+        egui::ComboBox::from_id_salt("latency-kind")
+            .selected_text(kind)
+            .show_ui(ui, |ui| {
+                let mut pick = |label: &str, make: Latency| {
+                    if ui.selectable_label(kind == label, label).clicked() && kind != label {
+                        *latency = make;
+                    }
+                };
+                pick("fixed", Latency::Fixed(ms(10)));
+                pick("uniform", Latency::Uniform([ms(5), ms(50)]));
+                pick("exponential", Latency::Exponential(ms(20)));
+                pick(
+                    "log-normal",
+                    Latency::Lognormal {
+                        median: ms(20),
+                        p99: ms(200),
+                    },
+                );
+            });
+        if kind_changed(buffers, kind) {
+            buffers.reset();
+        }
+        ui.horizontal(|ui| match latency {
+            Latency::Fixed(d) | Latency::Exponential(d) => dur_field(ui, buffers, "latency-a", d),
+            Latency::Uniform([a, b]) => {
+                dur_field(ui, buffers, "latency-a", a);
+                ui.label("to");
+                dur_field(ui, buffers, "latency-b", b);
+            }
+            Latency::Lognormal { median, p99 } => {
+                ui.label("median");
+                dur_field(ui, buffers, "latency-a", median);
+                ui.label("p99");
+                dur_field(ui, buffers, "latency-b", p99);
+            }
+        });
+    });
+}
+
+/// Whether the latency kind differs from the one the buffers were made for.
+fn kind_changed(buffers: &mut Buffers, kind: &str) -> bool {
+    let seen = buffers.text("latency-kind", || kind.to_string());
+    if seen != kind {
+        *seen = kind.to_string();
+        return true;
+    }
+    false
+}

@@ -1,0 +1,437 @@
+//! The designer, driven like a person would: egui_kittest clicks by label and role,
+//! types, drags, and looks at snapshots; plus the real binary under Xvfb.
+//!
+//! One file on purpose: every file in `tests/` links its own large binary.
+#![cfg(feature = "gui")]
+
+use std::path::{Path, PathBuf};
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers, Pos2, vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use eventyard::app::scene::ItemKey;
+use eventyard::app::{EventyardApp, Options};
+use eventyard::model::{Node, Topology};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventyard-ui-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn app_in(data_dir: &Path, file: Option<PathBuf>) -> EventyardApp {
+    EventyardApp::new(Options {
+        file,
+        screenshot: None,
+        data_dir: Some(data_dir.to_path_buf()),
+        light: false,
+    })
+}
+
+fn harness<'a>(app: EventyardApp) -> Harness<'a, EventyardApp> {
+    let mut h = Harness::builder()
+        .with_size(vec2(1440.0, 880.0))
+        .build_ui_state(|ui, app: &mut EventyardApp| app.frame(ui), app);
+    h.run_steps(3);
+    h
+}
+
+fn node_count(h: &Harness<'_, EventyardApp>) -> usize {
+    h.state().document().topology().nodes.len()
+}
+
+/// Drags with the primary button from `from` to `to` in small steps.
+fn drag(h: &mut Harness<'_, EventyardApp>, from: Pos2, to: Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for k in 1..=4 {
+        let t = k as f32 / 4.0;
+        h.hover_at(from + (to - from) * t);
+        h.step();
+    }
+    h.drop_at(to);
+    h.run_steps(2);
+}
+
+/// Fits the design to the view (F), then clicks the box with this label.
+fn click_canvas_item(h: &mut Harness<'_, EventyardApp>, label: &str) {
+    h.key_press(Key::F);
+    h.run_steps(2);
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+#[test]
+fn every_kind_can_be_added_from_the_palette() {
+    let data = temp_dir("add");
+    let mut h = harness(app_in(&data, None));
+    let before = node_count(&h);
+    for label in [
+        "Producer",
+        "Event bus",
+        "Topic",
+        "Queue",
+        "Consumer",
+        "Archive",
+    ] {
+        h.get_by_label_contains(&format!("  {label}")).click();
+        h.run_steps(2);
+    }
+    assert_eq!(node_count(&h), before + 6);
+    // A rule needs a bus: select one, then add.
+    click_canvas_item(&mut h, "event bus orders");
+    h.get_by_label_contains("  Rule").click();
+    h.run_steps(2);
+    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
+        panic!("orders is a bus")
+    };
+    assert!(bus.rules.contains_key("rule"), "{:?}", bus.rules.keys());
+    click_canvas_item(&mut h, "topic notifications");
+    h.get_by_label_contains("  Subscription").click();
+    h.run_steps(2);
+    let Some(Node::Topic(topic)) = h.state().document().topology().nodes.get("notifications")
+    else {
+        panic!("notifications is a topic")
+    };
+    assert!(topic.subscriptions.contains_key("subscription"));
+    // The new items are on the canvas, each reachable by its label.
+    h.get_by_label("consumer consumer");
+    h.get_by_label("rule orders/rule");
+}
+
+#[test]
+fn a_rule_without_a_selected_bus_is_refused_with_a_reason() {
+    let data = temp_dir("rule-refused");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("  Rule").click();
+    h.run_steps(2);
+    assert!(
+        h.state().status().contains("Select a bus first"),
+        "{}",
+        h.state().status()
+    );
+}
+
+#[test]
+fn dragging_from_a_bus_to_a_consumer_makes_a_rule() {
+    let data = temp_dir("connect");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("  Consumer").click();
+    h.run_steps(2);
+    let from = h
+        .state()
+        .port_pos(&ItemKey::node("orders"))
+        .expect("orders on canvas");
+    let to = h
+        .state()
+        .screen_pos(&ItemKey::node("consumer"))
+        .expect("new consumer on canvas");
+    drag(&mut h, from, to);
+    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
+        panic!("orders is a bus")
+    };
+    let rule = bus
+        .rules
+        .get("to-consumer")
+        .expect("a new rule to the consumer");
+    assert_eq!(rule.targets[0].to, "consumer");
+}
+
+#[test]
+fn a_connection_the_model_forbids_is_refused_and_changes_nothing() {
+    let data = temp_dir("refuse");
+    let mut h = harness(app_in(&data, None));
+    let before = h.state().document().topology().clone();
+    let from = h
+        .state()
+        .port_pos(&ItemKey::node("billing"))
+        .expect("billing");
+    let to = h
+        .state()
+        .screen_pos(&ItemKey::node("orders"))
+        .expect("orders");
+    drag(&mut h, from, to);
+    assert_eq!(h.state().document().topology(), &before);
+    let hint = h.state().canvas().hint.clone().unwrap_or_default();
+    assert!(hint.contains("end point"), "{hint}");
+    h.get_by_label_contains("end point");
+}
+
+#[test]
+fn an_invalid_pattern_shows_its_error_at_its_path() {
+    let data = temp_dir("pattern");
+    let mut h = harness(app_in(&data, None));
+    click_canvas_item(&mut h, "rule orders/to-billing");
+    h.get_by_label_contains("Event pattern");
+    // The test-event box judges a sample from the upstream producers.
+    assert!(
+        h.query_by_label_contains("✔ match").is_some()
+            || h.query_by_label_contains("✘ no match").is_some()
+    );
+    let editor = h
+        .get_all_by_role(Role::MultilineTextInput)
+        .next()
+        .expect("pattern editor");
+    editor.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_all_by_role(Role::MultilineTextInput)
+        .next()
+        .expect("pattern editor")
+        .type_text(r#"{"detail": {"total": [{"numeric": [">", "x"]}]}}"#);
+    h.run_steps(3);
+    h.get_by_label_contains("✘ detail.total");
+    // Not valid JSON: the error names line and column, and the document keeps the last pattern.
+    h.get_all_by_role(Role::MultilineTextInput)
+        .next()
+        .expect("pattern editor")
+        .type_text("{");
+    h.run_steps(3);
+    h.get_by_label_contains("not valid JSON — line");
+    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
+        panic!("orders is a bus")
+    };
+    assert_eq!(
+        bus.rules["to-billing"].pattern,
+        serde_json::json!({"detail": {"total": [{"numeric": [">", "x"]}]}}),
+        "the document keeps the last text that was JSON"
+    );
+}
+
+#[test]
+fn undo_and_redo_walk_back_and_forth() {
+    let data = temp_dir("undo");
+    let mut h = harness(app_in(&data, None));
+    let original = h.state().document().topology().clone();
+    h.get_by_label_contains("  Queue").click();
+    h.run_steps(2);
+    let added = h.state().document().topology().clone();
+    assert_ne!(added, original);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology(), &original);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology(), &added);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology(), &added);
+    // Deleting is undoable too.
+    click_canvas_item(&mut h, "consumer billing");
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    assert!(
+        !h.state()
+            .document()
+            .topology()
+            .nodes
+            .contains_key("billing")
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology(), &added);
+}
+
+#[test]
+fn save_then_reopen_gives_the_same_design() {
+    let data = temp_dir("save");
+    let file = data.join("shop.json");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("  Consumer").click();
+    h.run_steps(2);
+    // Save through the menu's path field (the way a machine without dialogs saves).
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Save to path…").click();
+    h.run_steps(2);
+    h.get_by_label("Path").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Path")
+        .type_text(&file.display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Save").click();
+    h.run_steps(3);
+    assert!(
+        !h.state().document().is_modified(),
+        "{}",
+        h.state().status()
+    );
+    let saved = h.state().document().topology().clone();
+    let reopened = harness(app_in(&data, Some(file.clone())));
+    assert_eq!(reopened.state().document().topology(), &saved);
+    assert!(!reopened.state().document().is_modified());
+    assert_eq!(
+        Topology::from_json(&std::fs::read_to_string(&file).expect("file")).expect("valid"),
+        saved
+    );
+}
+
+#[test]
+fn opening_a_malformed_file_shows_where_and_changes_nothing() {
+    let data = temp_dir("malformed");
+    let bad = data.join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\n  \"eventyard\": 1,\n  \"nodes\": {\n    \"x\": {\"kind\": \"bus\",}\n  }\n}\n",
+    )
+    .expect("writes");
+    let newer = data.join("newer.json");
+    std::fs::write(&newer, r#"{"eventyard": 99, "nodes": {}}"#).expect("writes");
+    let mut h = harness(app_in(&data, None));
+    let before = h.state().document().topology().clone();
+    assert!(!h.state_mut().open(&bad));
+    h.run_steps(2);
+    h.get_by_label_contains("bad.json: line 4, column");
+    h.get_by_label("OK").click();
+    h.run_steps(2);
+    assert!(!h.state_mut().open(&newer));
+    h.run_steps(2);
+    h.get_by_label_contains("newer");
+    assert_eq!(h.state().document().topology(), &before);
+}
+
+#[test]
+fn an_autosave_left_by_a_killed_run_is_offered_and_restored() {
+    let data = temp_dir("restore");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("  Topic").click();
+    h.run_steps(2);
+    let edited = h.state().document().topology().clone();
+    // Autosave writes a couple of seconds after a change.
+    std::thread::sleep(
+        eventyard::app::files::AUTOSAVE_DELAY + std::time::Duration::from_millis(200),
+    );
+    h.run_steps(2);
+    let own = data.join(format!("autosave-{}.json", std::process::id()));
+    assert!(own.exists(), "autosave written");
+    // The process "dies" (kill -9 leaves the file behind under a pid that no longer runs).
+    drop(h);
+    std::fs::rename(&own, data.join("autosave-4000000000.json")).expect("renames");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("Restore unsaved changes?");
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology(), &edited);
+    assert!(h.state().document().is_modified());
+    assert!(!data.join("autosave-4000000000.json").exists());
+}
+
+#[test]
+fn clicking_a_problem_selects_its_node() {
+    let data = temp_dir("problems");
+    let file = data.join("broken.json");
+    std::fs::write(
+        &file,
+        r#"{"eventyard": 1, "nodes": {"p": {"kind": "producer", "to": "nowhere", "rate": 1}, "q": {"kind": "queue"}}}"#,
+    )
+    .expect("writes");
+    let mut h = harness(app_in(&data, Some(file)));
+    assert!(!h.state().problems().is_empty());
+    h.get_by_label_contains("nodes.p.to").click();
+    h.run_steps(2);
+    assert!(h.state().canvas().selection.contains(&ItemKey::node("p")));
+}
+
+#[test]
+fn the_help_overlay_lists_the_shortcuts() {
+    let data = temp_dir("help");
+    let mut h = harness(app_in(&data, None));
+    h.key_press(Key::F1);
+    h.run_steps(2);
+    h.get_by_label("Keyboard shortcuts");
+    h.get_by_label("Ctrl+Shift+Z / Ctrl+Y");
+}
+
+#[test]
+fn every_example_opens_from_the_menu() {
+    let data = temp_dir("examples");
+    let mut h = harness(app_in(&data, None));
+    for (_, title, text) in eventyard::app::EXAMPLES {
+        h.get_by_label("File").click();
+        h.run_steps(2);
+        h.get_by_label_contains("Examples").hover();
+        h.run_steps(2);
+        h.get_by_label(title).click();
+        h.run_steps(2);
+        let want = Topology::from_json(text).expect("example loads");
+        assert_eq!(h.state().document().topology().nodes, want.nodes, "{title}");
+    }
+}
+
+fn snapshot_of_the_ecommerce_canvas(light: bool, name: &str) {
+    let data = temp_dir(name);
+    let app = EventyardApp::new(Options {
+        file: None,
+        screenshot: None,
+        data_dir: Some(data),
+        light,
+    });
+    let mut h = harness(app);
+    h.run_steps(2);
+    h.snapshot(name);
+}
+
+#[test]
+fn snapshot_of_the_ecommerce_canvas_dark() {
+    snapshot_of_the_ecommerce_canvas(false, "ecommerce_dark");
+}
+
+#[test]
+fn snapshot_of_the_ecommerce_canvas_light() {
+    snapshot_of_the_ecommerce_canvas(true, "ecommerce_light");
+}
+
+/// The real binary, in a real (virtual) X window, takes its own screenshot.
+#[test]
+fn the_binary_renders_a_screenshot_under_xvfb() {
+    if std::process::Command::new("xvfb-run")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("EVENTYARD_SKIP_XVFB").is_some(),
+            "xvfb-run is missing: install xvfb (scripts/test.sh does) or set EVENTYARD_SKIP_XVFB=1"
+        );
+        return;
+    }
+    let dir = temp_dir("xvfb");
+    let out = dir.join("shot.png");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecommerce.json");
+    let status = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_eventyard"))
+        .arg("--screenshot")
+        .arg(&out)
+        .arg(&example)
+        .env("EVENTYARD_DATA_DIR", &dir)
+        .env_remove("WAYLAND_DISPLAY")
+        .status()
+        .expect("runs");
+    assert!(status.success(), "{status}");
+    let image = image::open(&out).expect("a PNG").to_rgba8();
+    assert_eq!((image.width(), image.height()), (1440, 880));
+    // Not blank: many colours, and the bus's purple and the producers' green are there.
+    let mut colours = std::collections::BTreeSet::new();
+    let (mut purple, mut green) = (0, 0);
+    for p in image.pixels() {
+        let [r, g, b, _] = p.0;
+        colours.insert((r, g, b));
+        if r > 130 && b > 200 && g < 150 {
+            purple += 1;
+        }
+        if g > 170 && r < 110 && b < 160 {
+            green += 1;
+        }
+    }
+    assert!(colours.len() > 500, "{} colours", colours.len());
+    assert!(purple > 50 && green > 50, "purple {purple}, green {green}");
+}
