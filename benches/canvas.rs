@@ -7,24 +7,51 @@
 //!
 //! Cases per size:
 //! - `steady`: a frame where nothing changes (hover, a repaint from a timer).
-//! - `pan`: the view moves every frame (labels are reused, shapes rebuilt).
-//! - `zoom`: the zoom changes every frame, so every label is laid out again.
+//! - `pan`: the view moves every frame: the whole canvas is drawn and tessellated again.
+//! - `zoom`: a zoom gesture (+0.5 % a frame): redrawn every frame, and labels are laid
+//!   out again whenever their rounded font size changes.
 //!
 //! `cargo bench --bench canvas`; `EVENTYARD_BENCH_QUICK=1` runs fewer samples.
 
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+/// The app binary's allocator (see `src/main.rs`): frames allocate and free large
+/// vertex buffers, which glibc's allocator returns to the kernel and faults back in.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 use egui::{Context, RawInput, Rect, pos2, vec2};
 use eventyard::app::{EventyardApp, Options};
 use eventyard::model::{Consumer, Node, Producer, Queue, Rule, Target, Topology};
 
 /// A design of `units` copies of: producer → bus with 4 rules of 3 targets each (three
 /// consumers and a queue with two consumers pulling, one dead-letter arrow):
-/// 10 boxes and 20 arrows per unit.
+/// 10 boxes and 20 arrows per unit. Each unit is laid out as a block of four columns
+/// (producer, bus, rules, queue and consumers) and the blocks tile a 16:9 area, so that
+/// fitting the view puts every box on a 4K screen at a zoom where labels are drawn.
 fn generated(units: usize) -> Topology {
     let mut t = Topology::new();
+    let per_row = ((units as f32 * 16.0 / 9.0 * 280.0 / 800.0).sqrt().ceil() as usize).max(1);
     for u in 0..units {
+        let (bx, by) = ((u % per_row) as f32 * 800.0, (u / per_row) as f32 * 280.0);
+        let mut place = |key: String, col: f32, row: f32| {
+            t.layout.insert(
+                key,
+                eventyard::model::Position {
+                    x: bx + col * 190.0,
+                    y: by + row * 66.0,
+                },
+            );
+        };
+        place(format!("p-{u}"), 0.0, 1.5);
+        place(format!("bus-{u}"), 1.0, 1.5);
+        for r in 0..4 {
+            place(format!("bus-{u}/rule-{r}"), 2.0, r as f32);
+        }
+        for (row, name) in ["queue", "billing", "shipping", "email"].iter().enumerate() {
+            place(format!("{name}-{u}"), 3.0, row as f32);
+        }
         let id = |s: &str| format!("{s}-{u}");
         t.nodes.insert(
             id("p"),
@@ -104,6 +131,7 @@ fn bench(c: &mut Criterion) {
             screenshot: None,
             data_dir: Some(data.clone()),
             light: false,
+            select: None,
         });
         for _ in 0..5 {
             frame(&ctx, &mut app, size);
@@ -129,27 +157,27 @@ fn bench(c: &mut Criterion) {
         }
         group.bench_function("steady", |b| b.iter(|| frame(&ctx, &mut app, size)));
         group.bench_function("pan", |b| {
-            let mut k = 0.0f32;
+            let mut right = false;
             b.iter(|| {
-                k += 1.0;
-                app.canvas_mut().pan += vec2(if k as u32 % 2 == 0 { 3.0 } else { -3.0 }, 0.0);
+                right = !right;
+                app.canvas_mut().pan += vec2(if right { 3.0 } else { -3.0 }, 0.0);
                 frame(&ctx, &mut app, size)
             })
         });
         let base_zoom = app.canvas().zoom;
         group.bench_function("zoom", |b| {
-            let mut k = 0u32;
-            b.iter_batched(
-                || {
-                    k += 1;
-                    base_zoom * (1.0 + 0.01 * (k % 7) as f32)
-                },
-                |zoom| {
-                    app.canvas_mut().zoom = zoom;
-                    frame(&ctx, &mut app, size)
-                },
-                BatchSize::SmallInput,
-            )
+            // A steady zoom gesture: +0.5 % per frame from the fitted zoom to twice it,
+            // then back down, as a trackpad pinch would.
+            let mut zoom = base_zoom;
+            let mut step = 1.005f32;
+            b.iter(|| {
+                zoom *= step;
+                if zoom > base_zoom * 2.0 || zoom < base_zoom {
+                    step = 1.0 / step;
+                }
+                app.canvas_mut().zoom = zoom;
+                frame(&ctx, &mut app, size)
+            })
         });
         group.finish();
         let _ = std::fs::remove_dir_all(&data);

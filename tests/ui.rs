@@ -27,6 +27,7 @@ fn app_in(data_dir: &Path, file: Option<PathBuf>) -> EventyardApp {
         screenshot: None,
         data_dir: Some(data_dir.to_path_buf()),
         light: false,
+        select: None,
     })
 }
 
@@ -341,6 +342,34 @@ fn clicking_a_problem_selects_its_node() {
 }
 
 #[test]
+fn an_idle_window_asks_for_no_more_frames() {
+    let data = temp_dir("idle");
+    let mut h = harness(app_in(&data, None));
+    // `try_run` fails when every frame asks for another: a busy loop burning CPU.
+    assert!(h.try_run().is_ok(), "the idle designer keeps repainting");
+    h.hover_at(
+        h.state()
+            .screen_pos(&ItemKey::node("orders"))
+            .expect("orders"),
+    );
+    assert!(h.try_run().is_ok(), "hovering a box keeps repainting");
+}
+
+#[test]
+fn hovering_a_rule_summarises_its_pattern() {
+    let data = temp_dir("hover");
+    let mut h = harness(app_in(&data, None));
+    let rule = h
+        .state()
+        .screen_pos(&ItemKey::nested("orders", "to-billing"))
+        .expect("rule on canvas");
+    h.hover_at(rule);
+    h.run_steps(3);
+    h.get_by_label_contains("Pattern: {");
+    h.get_by_label_contains("Targets: billing");
+}
+
+#[test]
 fn the_help_overlay_lists_the_shortcuts() {
     let data = temp_dir("help");
     let mut h = harness(app_in(&data, None));
@@ -373,6 +402,7 @@ fn snapshot_of_the_ecommerce_canvas(light: bool, name: &str) {
         screenshot: None,
         data_dir: Some(data),
         light,
+        select: None,
     });
     let mut h = harness(app);
     h.run_steps(2);

@@ -33,7 +33,7 @@ pub enum CanvasAction {
 }
 
 /// A drawn arrow the person can select (and delete).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EdgeRef {
     /// Where it starts.
     pub from: ItemKey,
@@ -52,6 +52,8 @@ pub struct Overlay<'a> {
     pub errors: &'a BTreeSet<usize>,
     /// Items with warnings (amber mark) by index.
     pub warnings: &'a BTreeSet<usize>,
+    /// The hover text of item i (a rule's pattern, a subscription's policy ...).
+    pub tooltip: &'a dyn Fn(usize) -> String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -68,30 +70,53 @@ enum Gesture {
     Panning,
 }
 
-/// Per-zoom cache of laid-out labels.
+/// Laid-out labels, kept across frames.
+///
+/// Font sizes are rounded to half a point, so a zoom gesture lays a label out again only
+/// when its size has changed by that much (every few percent of zoom), not every frame.
 #[derive(Default)]
 pub struct LabelCache {
-    zoom_key: u32,
     dark: bool,
-    galleys: HashMap<(String, u8), Arc<Galley>>,
+    galleys: HashMap<(String, u8, u32), Arc<Galley>>,
 }
 
 impl LabelCache {
-    fn get(&mut self, ui: &Ui, text: &str, style: u8, size: f32, color: Color32) -> Arc<Galley> {
-        if let Some(g) = self.galleys.get(&(text.to_string(), style)) {
+    /// The galley of `text` in one line at about `size` (rounded to half a point), cut
+    /// with `…` beyond `max_width` (scaled with the rounding).
+    fn get(
+        &mut self,
+        ui: &Ui,
+        text: &str,
+        style: u8,
+        size: f32,
+        color: Color32,
+        max_width: f32,
+    ) -> Arc<Galley> {
+        let rounded = ((size * 2.0).round() / 2.0).max(0.5);
+        let key = (text.to_string(), style, rounded.to_bits());
+        if let Some(g) = self.galleys.get(&key) {
             return g.clone();
         }
-        let font = FontId::new(size, FontFamily::Proportional);
-        let galley = ui.fonts_mut(|f| f.layout_no_wrap(text.to_string(), font, color));
-        self.galleys
-            .insert((text.to_string(), style), galley.clone());
+        let font = FontId::new(rounded, FontFamily::Proportional);
+        let mut job = egui::text::LayoutJob::single_section(
+            text.to_string(),
+            egui::TextFormat::simple(font, color),
+        );
+        job.wrap = egui::text::TextWrapping {
+            max_width: max_width * rounded / size.max(0.01),
+            max_rows: 1,
+            break_anywhere: true,
+            overflow_character: Some('…'),
+        };
+        let galley = ui.fonts_mut(|f| f.layout_job(job));
+        self.galleys.insert(key, galley.clone());
         galley
     }
 
-    fn prepare(&mut self, zoom: f32, dark: bool) {
-        let key = (zoom * 64.0).round() as u32;
-        if key != self.zoom_key || dark != self.dark || self.galleys.len() > 20_000 {
-            self.zoom_key = key;
+    /// Drops everything after a theme change (colours are baked in) or when the cache
+    /// has grown large (many zoom levels visited).
+    fn prepare(&mut self, dark: bool) {
+        if dark != self.dark || self.galleys.len() > 50_000 {
             self.dark = dark;
             self.galleys.clear();
         }
@@ -114,9 +139,15 @@ pub struct Canvas {
     pub last_rect: Rect,
     /// The last refusal while connecting, for the status line.
     pub hint: Option<String>,
+    /// Ignore where the pointer rests (no hover handle or tooltip): for screenshots,
+    /// where a virtual display parks the pointer in the middle of the window.
+    pub ignore_hover: bool,
     gesture: Gesture,
     labels: LabelCache,
     connect_verdict: Option<(usize, Result<String, String>)>,
+    /// The last drawn picture (everything but gestures and tooltips) as one mesh, and
+    /// the hash of what it shows.
+    picture: Option<(u64, Arc<egui::epaint::Mesh>)>,
 }
 
 impl Default for Canvas {
@@ -129,9 +160,11 @@ impl Default for Canvas {
             fit_pending: true,
             last_rect: Rect::NOTHING,
             hint: None,
+            ignore_hover: false,
             gesture: Gesture::None,
             labels: LabelCache::default(),
             connect_verdict: None,
+            picture: None,
         }
     }
 }
@@ -243,10 +276,12 @@ impl Canvas {
         self.selected_edge = None;
     }
 
-    /// Draws the scene and handles the pointer. `positions[i]` is item i's centre.
+    /// Draws the scene and handles the pointer. `positions[i]` is item i's centre;
+    /// `version` changes whenever the scene, positions or problems do (the document state).
     pub fn show(
         &mut self,
         ui: &mut Ui,
+        version: u64,
         scene: &Scene,
         positions: &[Pos2],
         overlay: &Overlay<'_>,
@@ -266,8 +301,6 @@ impl Canvas {
         self.handle_pointer(ui, &response, scene, positions, view, check, &mut actions);
 
         let painter = painter.with_clip_rect(rect);
-        painter.rect_filled(rect, 0.0, canvas_background(dark));
-        self.draw_grid(&painter, rect, view, dark);
         let visible = view.to_canvas(rect.min);
         let visible = Rect::from_min_max(visible, view.to_canvas(rect.max)).expand(ITEM_SIZE.0);
         let offset = match self.gesture {
@@ -286,54 +319,139 @@ impl Canvas {
                 positions[i]
             }
         };
-        self.draw_groups(ui, &painter, scene, &place, view, dark);
-        self.draw_edges(&painter, scene, &place, view, visible, dark);
-        self.labels.prepare(self.zoom, dark);
+        let hovered = response
+            .hover_pos()
+            .filter(|_| !self.ignore_hover)
+            .and_then(|p| {
+                let c = view.to_canvas(p);
+                (0..scene.items.len())
+                    .rev()
+                    .find(|&i| item_rect(place(i)).contains(c))
+            });
         let a11y = ui
             .ctx()
             .accesskit_node_builder(response.id, |_| ())
             .is_some();
-        for (i, item) in scene.items.iter().enumerate() {
-            let center = place(i);
-            if !visible.contains(center) {
-                continue;
+        let key = self.picture_key(ui, version, rect, dark, hovered);
+        let idle = matches!(self.gesture, Gesture::None);
+        match &self.picture {
+            Some((k, mesh)) if idle && *k == key => {
+                painter.add(Shape::mesh(mesh.clone()));
             }
-            let screen = Rect::from_center_size(
-                view.to_screen(center),
-                vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
-            );
-            let mark = if overlay.errors.contains(&i) {
-                Some(Color32::from_rgb(230, 60, 60))
-            } else if overlay.warnings.contains(&i) {
-                Some(Color32::from_rgb(230, 170, 30))
-            } else {
-                None
-            };
-            self.draw_item(
-                ui,
-                &painter,
-                item.kind,
-                &item.name,
-                &item.detail,
-                screen,
-                selected[i],
-                mark,
-                dark,
-            );
-            if a11y && rect.intersects(screen) {
-                let label = format!("{} {}", item.kind.label(), item.key);
-                let id = response.id.with(("item", &item.key));
-                ui.interact(screen.intersect(rect), id, Sense::hover())
-                    .widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
-                    });
+            _ => {
+                let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
+                shapes.push(Shape::rect_filled(rect, 0.0, canvas_background(dark)));
+                self.draw_grid(&mut shapes, rect, view, dark);
+                self.draw_groups(ui, &mut shapes, scene, &place, view, dark);
+                self.draw_edges(&mut shapes, scene, &place, view, visible, dark);
+                self.labels.prepare(dark);
+                for (i, item) in scene.items.iter().enumerate() {
+                    let center = place(i);
+                    if !visible.contains(center) {
+                        continue;
+                    }
+                    let screen = Rect::from_center_size(
+                        view.to_screen(center),
+                        vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+                    );
+                    let mark = if overlay.errors.contains(&i) {
+                        Some(Color32::from_rgb(230, 60, 60))
+                    } else if overlay.warnings.contains(&i) {
+                        Some(Color32::from_rgb(230, 170, 30))
+                    } else {
+                        None
+                    };
+                    let show_port = selected[i] || hovered == Some(i);
+                    self.draw_item(
+                        ui,
+                        &mut shapes,
+                        item.kind,
+                        &item.name,
+                        &item.detail,
+                        screen,
+                        selected[i],
+                        show_port,
+                        mark,
+                        dark,
+                    );
+                }
+                if idle {
+                    // Tessellate once; later frames with the same picture reuse the mesh.
+                    let hint = self
+                        .picture
+                        .as_ref()
+                        .map_or((0, 0), |(_, m)| (m.vertices.len(), m.indices.len()));
+                    let mesh = Arc::new(tessellate(ui, rect, shapes, hint));
+                    painter.add(Shape::mesh(mesh.clone()));
+                    self.picture = Some((key, mesh));
+                } else {
+                    // Mid-gesture the picture changes every frame: paint the shapes directly.
+                    // The cached picture stays valid for its own key.
+                    painter.extend(shapes);
+                }
+            }
+        }
+        if a11y {
+            for (i, item) in scene.items.iter().enumerate() {
+                let screen = Rect::from_center_size(
+                    view.to_screen(place(i)),
+                    vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+                );
+                if rect.intersects(screen) {
+                    let label = format!("{} {}", item.kind.label(), item.key);
+                    let id = response.id.with(("item", &item.key));
+                    ui.interact(screen.intersect(rect), id, Sense::hover())
+                        .widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label)
+                        });
+                }
             }
         }
         self.draw_gesture(&painter, positions, view, dark);
+        let tip = hovered
+            .filter(|_| matches!(self.gesture, Gesture::None))
+            .map(|i| (overlay.tooltip)(i))
+            .filter(|text| !text.is_empty());
+        if let Some(text) = tip {
+            egui::Tooltip::always_open(
+                ui.ctx().clone(),
+                ui.layer_id(),
+                response.id.with("item-tip"),
+                egui::PopupAnchor::Pointer,
+            )
+            .gap(12.0)
+            .show(|ui| {
+                ui.set_max_width(420.0);
+                ui.label(egui::RichText::new(text).monospace());
+            });
+        }
         if !matches!(self.gesture, Gesture::None) {
             ui.ctx().request_repaint();
         }
         (response, actions)
+    }
+
+    /// Everything the picture depends on besides the document.
+    fn picture_key(
+        &self,
+        ui: &Ui,
+        version: u64,
+        rect: Rect,
+        dark: bool,
+        hovered: Option<usize>,
+    ) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        version.hash(&mut h);
+        for f in [
+            self.zoom, self.pan.x, self.pan.y, rect.min.x, rect.min.y, rect.max.x, rect.max.y,
+        ] {
+            f.to_bits().hash(&mut h);
+        }
+        ui.ctx().pixels_per_point().to_bits().hash(&mut h);
+        ui.ctx().fonts(|f| f.font_image_size()).hash(&mut h);
+        (dark, hovered, &self.selection, &self.selected_edge).hash(&mut h);
+        h.finish()
     }
 
     fn navigate(&mut self, ui: &Ui, response: &Response) {
@@ -487,11 +605,11 @@ impl Canvas {
             }
             self.connect_verdict = None;
         }
-        if response.clicked() {
-            if let Some(p) = pointer {
-                self.click(p, modifiers, scene, positions, view, &hit);
-                actions.push(CanvasAction::Selected);
-            }
+        if response.clicked()
+            && let Some(p) = pointer
+        {
+            self.click(p, modifiers, scene, positions, view, &hit);
+            actions.push(CanvasAction::Selected);
         }
     }
 
@@ -536,7 +654,7 @@ impl Canvas {
         });
     }
 
-    fn draw_grid(&self, painter: &egui::Painter, rect: Rect, view: View, dark: bool) {
+    fn draw_grid(&self, shapes: &mut Vec<Shape>, rect: Rect, view: View, dark: bool) {
         let step = 50.0 * self.zoom;
         if step < 12.0 {
             return;
@@ -548,7 +666,6 @@ impl Canvas {
         };
         let origin = view.to_screen(Pos2::ZERO);
         let mut x = rect.left() + (origin.x - rect.left()).rem_euclid(step);
-        let mut shapes = Vec::new();
         while x < rect.right() {
             shapes.push(Shape::line_segment(
                 [pos2(x, rect.top()), pos2(x, rect.bottom())],
@@ -564,13 +681,12 @@ impl Canvas {
             ));
             y += step;
         }
-        painter.extend(shapes);
     }
 
     fn draw_groups(
         &mut self,
         ui: &Ui,
-        painter: &egui::Painter,
+        shapes: &mut Vec<Shape>,
         scene: &Scene,
         place: &dyn Fn(usize) -> Pos2,
         view: View,
@@ -603,26 +719,31 @@ impl Canvas {
                 view.to_screen(bounds.min - vec2(20.0, 34.0)),
                 view.to_screen(bounds.max + vec2(20.0, 20.0)),
             );
-            painter.rect(
+            shapes.push(Shape::Rect(egui::epaint::RectShape::new(
                 screen,
                 CornerRadius::same(8),
                 fill,
                 Stroke::new(1.0, stroke),
                 StrokeKind::Inside,
-            );
-            let size = 12.0 * self.zoom;
-            if size >= 4.0 {
+            )));
+            // Group names stay readable when zoomed out (the box grows with the design).
+            let size = (13.0 * self.zoom).max(10.0);
+            {
                 let text = format!("account {} · {}", group.account, group.region);
                 let color = ui.visuals().weak_text_color();
-                let galley = self.labels.get(ui, &text, 2, size, color);
-                painter.galley(screen.min + vec2(8.0, 6.0) * self.zoom, galley, color);
+                let galley = self.labels.get(ui, &text, 3, size, color, f32::INFINITY);
+                shapes.push(Shape::galley(
+                    screen.min + vec2(8.0, 6.0) * self.zoom,
+                    galley,
+                    color,
+                ));
             }
         }
     }
 
     fn draw_edges(
         &self,
-        painter: &egui::Painter,
+        shapes: &mut Vec<Shape>,
         scene: &Scene,
         place: &dyn Fn(usize) -> Pos2,
         view: View,
@@ -634,7 +755,6 @@ impl Canvas {
         } else {
             Color32::from_gray(95)
         };
-        let mut shapes = Vec::with_capacity(scene.edges.len() * 2);
         for edge in &scene.edges {
             let (a, b) = (place(edge.from), place(edge.to));
             if !visible.contains(a)
@@ -658,10 +778,12 @@ impl Canvas {
             } else {
                 (color, width)
             };
-            let points: Vec<Pos2> = edge_points(a, b)
-                .iter()
-                .map(|p| view.to_screen(*p))
-                .collect();
+            // Curves get a segment per ~40 screen points (2–8), enough to look smooth.
+            let steps = (((b - a).length() * self.zoom / 40.0) as usize).clamp(2, 8);
+            let mut points = edge_path(a, b, steps);
+            for p in &mut points {
+                *p = view.to_screen(*p);
+            }
             let stroke = Stroke::new(width * self.zoom.max(0.5), color);
             if edge.kind.is_dead_letter() {
                 shapes.extend(Shape::dashed_line(
@@ -684,23 +806,25 @@ impl Canvas {
                 ));
             }
         }
-        painter.extend(shapes);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn draw_item(
         &mut self,
         ui: &Ui,
-        painter: &egui::Painter,
+        out: &mut Vec<Shape>,
         kind: ItemKind,
         name: &str,
         detail: &str,
         rect: Rect,
         selected: bool,
+        show_port: bool,
         mark: Option<Color32>,
         dark: bool,
     ) {
         let z = self.zoom;
+        // Far out, boxes are small: plain shapes, no icons or handles (keeps big designs fast).
+        let compact = z < 0.45;
         let accent = kind_color(kind, dark);
         let base = if dark {
             Color32::from_rgb(30, 33, 40)
@@ -709,9 +833,10 @@ impl Canvas {
         };
         let fill = base.lerp_to_gamma(accent, if dark { 0.16 } else { 0.10 });
         let radius = match kind {
+            _ if compact => 2.0,
             ItemKind::Producer => rect.height() / 2.0,
-            ItemKind::Topic | ItemKind::Subscription => 14.0 * z,
-            ItemKind::Consumer => 8.0 * z,
+            ItemKind::Topic | ItemKind::Subscription => 10.0 * z,
+            ItemKind::Consumer => 6.0 * z,
             _ => 3.0 * z,
         };
         let stroke = if selected {
@@ -730,95 +855,67 @@ impl Canvas {
                 pos2(rect.left() + c, rect.bottom()),
                 pos2(rect.left(), rect.center().y),
             ];
-            painter.add(Shape::convex_polygon(points, fill, stroke));
+            out.push(Shape::convex_polygon(points, fill, stroke));
         } else {
-            painter.rect(rect, cr, fill, stroke, StrokeKind::Inside);
+            out.push(Shape::Rect(egui::epaint::RectShape::new(
+                rect,
+                cr,
+                fill,
+                stroke,
+                StrokeKind::Inside,
+            )));
         }
-        let thin = Stroke::new(1.0 * z.max(0.5), accent.gamma_multiply(0.8));
-        match kind {
-            ItemKind::Bus => {
-                let y1 = rect.top() + 5.0 * z;
-                let y2 = rect.bottom() - 5.0 * z;
-                painter.line_segment(
-                    [
-                        pos2(rect.left() + 6.0 * z, y1),
-                        pos2(rect.right() - 6.0 * z, y1),
-                    ],
-                    thin,
-                );
-                painter.line_segment(
-                    [
-                        pos2(rect.left() + 6.0 * z, y2),
-                        pos2(rect.right() - 6.0 * z, y2),
-                    ],
-                    thin,
-                );
-            }
-            ItemKind::Queue => {
-                for k in 1..=3 {
-                    let x = rect.right() - (6.0 + 7.0 * k as f32) * z;
-                    painter.line_segment(
-                        [
-                            pos2(x, rect.top() + 8.0 * z),
-                            pos2(x, rect.bottom() - 8.0 * z),
-                        ],
-                        thin,
-                    );
-                }
-            }
-            ItemKind::Archive => {
-                let y = rect.top() + 9.0 * z;
-                painter.line_segment([pos2(rect.left(), y), pos2(rect.right(), y)], thin);
-            }
-            _ => {}
+        if !compact {
+            decorate(out, kind, rect, z, accent);
         }
         if z < 0.2 {
             return;
         }
         let text = ui.visuals().strong_text_color();
         let weak = ui.visuals().weak_text_color();
-        let icon = self.labels.get(ui, kind_icon(kind), 0, 16.0 * z, accent);
         let left = rect.left()
             + if kind == ItemKind::Producer {
                 14.0
             } else {
                 10.0
             } * z;
-        painter.galley(
-            pos2(left, rect.center().y - icon.size().y / 2.0),
-            icon,
-            accent,
-        );
-        let text_left = left + 24.0 * z;
-        let name_galley = self.labels.get(ui, name, 1, 13.5 * z, text);
-        let detail_galley =
-            (!detail.is_empty()).then(|| self.labels.get(ui, detail, 2, 10.5 * z, weak));
+        if !compact {
+            let icon = self
+                .labels
+                .get(ui, kind_icon(kind), 0, 16.0 * z, accent, f32::INFINITY);
+            out.push(Shape::galley(
+                pos2(left, rect.center().y - icon.size().y / 2.0),
+                icon,
+                accent,
+            ));
+        }
+        let text_left = left + if compact { 0.0 } else { 24.0 * z };
+        let room = rect.right() - text_left - 8.0 * z;
+        let name_galley = self.labels.get(ui, name, 1, 13.5 * z, text, room);
+        let detail_galley = (!detail.is_empty() && z >= 0.5)
+            .then(|| self.labels.get(ui, detail, 2, 10.5 * z, weak, room));
         let total = name_galley.size().y + detail_galley.as_ref().map_or(0.0, |g| g.size().y);
         let mut y = rect.center().y - total / 2.0;
-        let clip = painter.with_clip_rect(rect.shrink(2.0 * z).intersect(painter.clip_rect()));
-        clip.galley(pos2(text_left, y), name_galley.clone(), text);
+        out.push(Shape::galley(pos2(text_left, y), name_galley.clone(), text));
         y += name_galley.size().y;
         if let Some(g) = detail_galley {
-            clip.galley(pos2(text_left, y), g, weak);
-        }
-        if !matches!(kind, ItemKind::Consumer | ItemKind::Archive) {
-            painter.circle(
-                rect.right_center(),
-                4.0 * z,
-                base,
-                Stroke::new(1.5 * z.max(0.5), accent),
-            );
+            out.push(Shape::galley(pos2(text_left, y), g, weak));
         }
         if let Some(mark) = mark {
             let c = rect.right_top() + vec2(-2.0, 2.0) * z;
-            painter.circle_filled(c, 7.0 * z, mark);
-            painter.text(
-                c,
-                Align2::CENTER_CENTER,
-                "!",
-                FontId::proportional(11.0 * z),
-                Color32::WHITE,
-            );
+            out.push(Shape::circle_filled(c, 7.0 * z, mark));
+            let bang = self
+                .labels
+                .get(ui, "!", 4, 11.0 * z, Color32::WHITE, f32::INFINITY);
+            out.push(Shape::galley(c - bang.size() / 2.0, bang, Color32::WHITE));
+        }
+        if show_port && !compact && !matches!(kind, ItemKind::Consumer | ItemKind::Archive) {
+            out.push(Shape::Circle(egui::epaint::CircleShape {
+                center: rect.right_center(),
+                radius: 4.5 * z.max(0.7),
+                fill: base,
+                stroke: Stroke::new(1.5 * z.max(0.5), accent),
+            }));
         }
     }
 
@@ -877,6 +974,70 @@ impl Canvas {
     }
 }
 
+/// The small marks that tell kinds apart beyond colour: a bus's rails, a queue's slots,
+/// an archive's lid.
+fn decorate(out: &mut Vec<Shape>, kind: ItemKind, rect: Rect, z: f32, accent: Color32) {
+    let thin = Stroke::new(1.0 * z.max(0.5), accent.gamma_multiply(0.8));
+    match kind {
+        ItemKind::Bus => {
+            let y1 = rect.top() + 5.0 * z;
+            let y2 = rect.bottom() - 5.0 * z;
+            out.push(Shape::line_segment(
+                [
+                    pos2(rect.left() + 6.0 * z, y1),
+                    pos2(rect.right() - 6.0 * z, y1),
+                ],
+                thin,
+            ));
+            out.push(Shape::line_segment(
+                [
+                    pos2(rect.left() + 6.0 * z, y2),
+                    pos2(rect.right() - 6.0 * z, y2),
+                ],
+                thin,
+            ));
+        }
+        ItemKind::Queue => {
+            for k in 1..=3 {
+                let x = rect.right() - (6.0 + 7.0 * k as f32) * z;
+                out.push(Shape::line_segment(
+                    [
+                        pos2(x, rect.top() + 8.0 * z),
+                        pos2(x, rect.bottom() - 8.0 * z),
+                    ],
+                    thin,
+                ));
+            }
+        }
+        ItemKind::Archive => {
+            let y = rect.top() + 9.0 * z;
+            out.push(Shape::line_segment(
+                [pos2(rect.left(), y), pos2(rect.right(), y)],
+                thin,
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// Tessellates the canvas's shapes into one mesh, as egui would at the end of the frame;
+/// `hint` is the previous mesh's size, so the buffers do not grow by copying.
+fn tessellate(ui: &Ui, clip: Rect, shapes: Vec<Shape>, hint: (usize, usize)) -> egui::epaint::Mesh {
+    let ctx = ui.ctx();
+    let options = ctx.tessellation_options(|o| *o);
+    let atlas = ctx.fonts(|f| f.font_image_size());
+    let mut tessellator =
+        egui::epaint::Tessellator::new(ctx.pixels_per_point(), options, atlas, Vec::new());
+    tessellator.set_clip_rect(clip);
+    let mut mesh = egui::epaint::Mesh::default();
+    mesh.vertices.reserve(hint.0 + hint.0 / 8);
+    mesh.indices.reserve(hint.1 + hint.1 / 8);
+    for shape in shapes {
+        tessellator.tessellate_shape(shape, &mut mesh);
+    }
+    mesh
+}
+
 fn canvas_background(dark: bool) -> Color32 {
     if dark {
         Color32::from_rgb(22, 24, 29)
@@ -889,16 +1050,21 @@ fn canvas_background(dark: bool) -> Color32 {
 /// a smooth S-curve from the right side of `a` to the left side of `b` when `b` is to
 /// the right, otherwise a straight line between the box edges.
 pub fn edge_points(a: Pos2, b: Pos2) -> Vec<Pos2> {
+    edge_path(a, b, 10)
+}
+
+/// [`edge_points`] with `steps` segments for the curve (fewer when it is short on screen).
+fn edge_path(a: Pos2, b: Pos2, steps: usize) -> Vec<Pos2> {
     let half = vec2(ITEM_SIZE.0 / 2.0, ITEM_SIZE.1 / 2.0);
     if b.x - a.x > ITEM_SIZE.0 {
         let start = a + vec2(half.x, 0.0);
         let end = b - vec2(half.x + 1.0, 0.0);
         let dx = (end.x - start.x) * 0.5;
         let (c1, c2) = (start + vec2(dx, 0.0), end - vec2(dx, 0.0));
-        const STEPS: usize = 10;
-        (0..=STEPS)
+        let steps = steps.max(1);
+        (0..=steps)
             .map(|k| {
-                let t = k as f32 / STEPS as f32;
+                let t = k as f32 / steps as f32;
                 let u = 1.0 - t;
                 let p = start.to_vec2() * (u * u * u)
                     + c1.to_vec2() * (3.0 * u * u * t)

@@ -256,7 +256,7 @@ pub fn leftover_autosaves(dir: &Path) -> Vec<Recovered> {
             })
         })
         .collect();
-    found.sort_by(|a, b| b.written.cmp(&a.written));
+    found.sort_by_key(|r| std::cmp::Reverse(r.written));
     found
 }
 

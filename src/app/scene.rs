@@ -348,6 +348,67 @@ fn node_detail(node: &Node) -> String {
     }
 }
 
+/// Longest summary text shown in a hover tooltip.
+const SUMMARY_CHARS: usize = 280;
+
+/// What an item does, for its hover tooltip: a rule's pattern and targets, a
+/// subscription's filter policy, a node's kind and key settings.
+pub fn summary(topology: &Topology, key: &ItemKey) -> String {
+    let clip = |text: String| -> String {
+        if text.chars().count() <= SUMMARY_CHARS {
+            text
+        } else {
+            let mut t: String = text.chars().take(SUMMARY_CHARS).collect();
+            t.push('…');
+            t
+        }
+    };
+    match key.split() {
+        Some((owner, name)) => match topology.nodes.get(owner) {
+            Some(Node::Bus(bus)) => match bus.rules.get(name) {
+                Some(rule) => {
+                    let targets: Vec<&str> = rule.targets.iter().map(|t| t.to.as_str()).collect();
+                    let state = if rule.enabled { "" } else { " (disabled)" };
+                    format!(
+                        "Rule {name} on {owner}{state}\nPattern: {}\nTargets: {}",
+                        clip(rule.pattern.to_string()),
+                        if targets.is_empty() {
+                            "none".into()
+                        } else {
+                            targets.join(", ")
+                        }
+                    )
+                }
+                None => String::new(),
+            },
+            Some(Node::Topic(topic)) => match topic.subscriptions.get(name) {
+                Some(sub) => {
+                    let policy = match &sub.filter_policy {
+                        Some(p) => format!(
+                            "Filter policy ({:?}): {}",
+                            sub.filter_policy_scope,
+                            clip(p.to_string())
+                        ),
+                        None => "No filter policy: every message".into(),
+                    };
+                    format!("Subscription {name} on {owner} → {}\n{policy}", sub.to)
+                }
+                None => String::new(),
+            },
+            _ => String::new(),
+        },
+        None => match topology.nodes.get(key.as_str()) {
+            Some(node) => format!(
+                "{} {}\n{}",
+                ItemKind::of_node(node.kind()).label(),
+                key,
+                node_detail(node)
+            ),
+            None => String::new(),
+        },
+    }
+}
+
 /// `40` rather than `40.0`, `2.5` as is.
 pub fn trim_float(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -403,6 +464,16 @@ mod tests {
                 .any(|e| e.kind == EdgeKind::Owns && scene.items[e.from].key.as_str() == "orders")
         );
         assert!(scene.edges.iter().any(|e| e.kind == EdgeKind::DeadLetter));
+    }
+
+    #[test]
+    fn a_rule_summary_shows_its_pattern_and_targets() {
+        let t = ecommerce();
+        let text = summary(&t, &ItemKey::nested("orders", "to-billing"));
+        assert!(text.contains("Pattern: {"), "{text}");
+        assert!(text.contains("Targets: billing"), "{text}");
+        let sub = summary(&t, &ItemKey::nested("notifications", "email"));
+        assert!(sub.contains("Filter policy"), "{sub}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Force the light theme (for screenshots of both themes).
     pub light: bool,
+    /// Select this box at start (a node id, `bus/rule` or `topic/subscription`).
+    pub select: Option<String>,
 }
 
 const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
@@ -247,11 +249,16 @@ impl EventyardApp {
         if let Some(p) = &path {
             settings.remember(p);
         }
+        let mut canvas = Canvas::default();
+        canvas.ignore_hover = screenshot.is_some();
+        if let Some(key) = &options.select {
+            canvas.select_only([ItemKey(key.clone())]);
+        }
         EventyardApp {
             doc,
             path,
             projection,
-            canvas: Canvas::default(),
+            canvas,
             buffers: Buffers::default(),
             inspected: None,
             settings,
@@ -875,7 +882,8 @@ impl EventyardApp {
             .filter(|p| p.severity == Severity::Error)
             .count();
         let warnings = self.projection.problems.len() - errors;
-        ui.heading(format!("Problems ({errors} errors, {warnings} warnings)"));
+        ui.heading("Problems");
+        ui.label(format!("{errors} errors · {warnings} warnings"));
         if self.projection.problems.is_empty() {
             ui.label(RichText::new("✔ No problems").color(super::editor::ok_color(ui)));
             return;
@@ -1155,12 +1163,16 @@ impl EventyardApp {
         let mut check = |from: &ItemKey, to: &ItemKey| -> Result<String, String> {
             connect::plan(doc.topology(), from, to).map(|c| c.describe())
         };
+        let scene = &self.projection.scene;
+        let tooltip = |i: usize| super::scene::summary(doc.topology(), &scene.items[i].key);
         let overlay = Overlay {
             errors: &self.projection.errors,
             warnings: &self.projection.warnings,
+            tooltip: &tooltip,
         };
         let (_, actions) = self.canvas.show(
             ui,
+            self.projection.state,
             &self.projection.scene,
             &self.projection.positions,
             &overlay,

@@ -59,6 +59,9 @@ struct OpenArgs {
     /// Start in the light theme (this run only).
     #[arg(long)]
     light: bool,
+    /// Select this box at start (a node id, or `bus/rule`, `topic/subscription`).
+    #[arg(long, value_name = "KEY")]
+    select: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -229,6 +232,7 @@ fn open_designer(args: OpenArgs) -> ExitCode {
         screenshot: args.screenshot,
         data_dir: None,
         light: args.light,
+        select: args.select,
     })
 }
 

@@ -2012,7 +2012,7 @@ mod tests {
                     );
                     assert_eq!(raw::has_backslash(&s), s.contains('\\'), "{s:?}");
                     let other = format!("{s}z");
-                    let same = s.as_bytes() == other.as_bytes()[..len].as_ref();
+                    let same = s.as_bytes() == &other.as_bytes()[..len];
                     assert_eq!(
                         raw::same_bytes(s.as_bytes(), &other.as_bytes()[..len]),
                         same
