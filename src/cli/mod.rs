@@ -209,7 +209,20 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => return open_designer(cli.open),
+        None => {
+            // `eventyard frobnicate` is a mistyped subcommand far more often than a
+            // design to open: a path that does not exist is a usage error.
+            if let Some(file) = &cli.open.file
+                && !file.exists()
+            {
+                eprintln!(
+                    "error: no such file or subcommand: {} (see eventyard --help)",
+                    file.display()
+                );
+                return ExitCode::from(2);
+            }
+            return open_designer(cli.open);
+        }
         Some(Command::Match(args)) => run_match(&args),
         Some(Command::Explain(args)) => run_explain(&args),
         Some(Command::Validate(args)) => topology::validate(&args),
