@@ -370,6 +370,42 @@ fn hovering_a_rule_summarises_its_pattern() {
 }
 
 #[test]
+fn scenarios_are_edited_in_the_design_panel() {
+    let data = temp_dir("scenario");
+    let mut h = harness(app_in(&data, None));
+    let before = h.state().document().topology().scenarios.len();
+    h.get_by_label("➕ Add scenario").click();
+    h.run_steps(2);
+    let scenarios = &h.state().document().topology().scenarios;
+    assert_eq!(scenarios.len(), before + 1);
+    assert!(scenarios.contains_key("drill"));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().document().topology().scenarios.len(), before);
+}
+
+#[test]
+fn a_rule_target_can_receive_a_transformation() {
+    let data = temp_dir("transform");
+    let mut h = harness(app_in(&data, None));
+    // A tall window, so the target's settings below the pattern and test boxes are shown.
+    h.set_size(vec2(1440.0, 2400.0));
+    h.run_steps(2);
+    click_canvas_item(&mut h, "rule orders/to-billing");
+    h.get_by_value("the whole event").click();
+    h.run_steps(2);
+    h.get_by_label("a transformation (InputTransformer)")
+        .click();
+    h.run_steps(3);
+    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
+        panic!("orders is a bus")
+    };
+    let target = &bus.rules["to-billing"].targets[0];
+    assert!(target.input_transformer.is_some(), "{target:?}");
+    h.get_by_label_contains("InputTemplate");
+}
+
+#[test]
 fn the_help_overlay_lists_the_shortcuts() {
     let data = temp_dir("help");
     let mut h = harness(app_in(&data, None));

@@ -21,6 +21,10 @@ use egui::{
 use super::layout::ITEM_SIZE;
 use super::scene::{EdgeKind, Group, ItemKey, ItemKind, Scene};
 
+/// Designs up to this many boxes get every allowed end highlighted when an arrow is
+/// dragged out; larger ones judge only the box under the pointer.
+const MAX_OFFERED: usize = 300;
+
 /// What the person did on the canvas this frame.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CanvasAction {
@@ -145,6 +149,8 @@ pub struct Canvas {
     gesture: Gesture,
     labels: LabelCache,
     connect_verdict: Option<(usize, Result<String, String>)>,
+    /// While connecting: the items the arrow may end on.
+    connect_options: Vec<usize>,
     /// The last drawn picture (everything but gestures and tooltips) as one mesh, and
     /// the hash of what it shows.
     picture: Option<(u64, Arc<egui::epaint::Mesh>)>,
@@ -164,6 +170,7 @@ impl Default for Canvas {
             gesture: Gesture::None,
             labels: LabelCache::default(),
             connect_verdict: None,
+            connect_options: Vec::new(),
             picture: None,
         }
     }
@@ -507,6 +514,21 @@ impl Canvas {
                 self.gesture = if middle {
                     Gesture::Panning
                 } else if let Some(from) = port_hit(start) {
+                    // Offer the allowed ends up front (each check compiles the edited
+                    // design, so only for designs of modest size; larger ones are judged
+                    // on hover).
+                    self.connect_options = if scene.items.len() <= MAX_OFFERED {
+                        let from_key = &scene.items[from].key;
+                        scene
+                            .items
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, item)| *i != from && check(from_key, &item.key).is_ok())
+                            .map(|(i, _)| i)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
                     Gesture::Connecting {
                         from,
                         to: view.to_canvas(start),
@@ -932,6 +954,19 @@ impl Canvas {
                 );
             }
             Gesture::Connecting { from, to } => {
+                let halo = Color32::from_rgba_unmultiplied(40, 180, 90, 90);
+                for &i in &self.connect_options {
+                    let r = Rect::from_center_size(
+                        view.to_screen(positions[i]),
+                        vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+                    );
+                    painter.rect_stroke(
+                        r.expand(2.0),
+                        CornerRadius::same(6),
+                        Stroke::new(3.0, halo),
+                        StrokeKind::Outside,
+                    );
+                }
                 let (color, label) = match &self.connect_verdict {
                     Some((_, Ok(what))) => (Color32::from_rgb(40, 180, 90), what.clone()),
                     Some((_, Err(why))) => (Color32::from_rgb(220, 70, 70), why.clone()),

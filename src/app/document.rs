@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Node, Position, Rule, Subscription, Topology};
+use crate::model::{Node, Position, Rule, Scenario, Subscription, Topology};
 
 use super::connect;
 use super::scene::{EdgeKind, ItemKey};
@@ -107,6 +107,13 @@ pub enum Command {
         /// The new name.
         to: String,
     },
+    /// Adds, replaces (`Some`) or deletes (`None`) a scenario.
+    SetScenario {
+        /// The scenario's name.
+        name: String,
+        /// Its new content.
+        scenario: Option<Scenario>,
+    },
     /// Sets the design's title and description.
     SetInfo {
         /// Title.
@@ -133,6 +140,11 @@ impl Command {
             Command::SetRule { bus, name, .. } => format!("edit {bus}/{name}"),
             Command::SetSubscription { topic, name, .. } => format!("edit {topic}/{name}"),
             Command::Rename { key, to } => format!("rename {key} to {to}"),
+            Command::SetScenario {
+                name,
+                scenario: None,
+            } => format!("delete scenario {name}"),
+            Command::SetScenario { name, .. } => format!("edit scenario {name}"),
             Command::SetInfo { .. } => "edit design info".into(),
         }
     }
@@ -144,6 +156,10 @@ impl Command {
             Command::SetRule { bus, name, .. } => Some(format!("rule:{bus}/{name}")),
             Command::SetSubscription { topic, name, .. } => Some(format!("sub:{topic}/{name}")),
             Command::SetInfo { .. } => Some("info".into()),
+            Command::SetScenario {
+                name,
+                scenario: Some(_),
+            } => Some(format!("scenario:{name}")),
             _ => None,
         }
     }
@@ -238,6 +254,15 @@ impl Command {
                 *slot = subscription.clone();
             }
             Command::Rename { key, to } => rename(t, key, to)?,
+            Command::SetScenario { name, scenario } => match scenario {
+                Some(s) => {
+                    check_name(name)?;
+                    t.scenarios.insert(name.clone(), s.clone());
+                }
+                None => {
+                    t.scenarios.remove(name);
+                }
+            },
             Command::SetInfo { name, description } => {
                 t.name.clone_from(name);
                 t.description.clone_from(description);

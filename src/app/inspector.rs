@@ -6,8 +6,8 @@ use egui::{DragValue, RichText, Ui};
 use serde_json::Value;
 
 use crate::model::{
-    Arrivals, EventTemplate, FilterScope, Latency, Node, Rule, Subscription, Target, Topology,
-    compile, compile::Severity, duration::Dur,
+    Arrivals, EventTemplate, FilterScope, InputTransformerConfig, Latency, Node, Rule, Scenario,
+    Subscription, Target, Topology, compile, compile::Severity, duration::Dur,
 };
 use crate::pattern::sns::{FilterPolicy, Scope};
 use crate::pattern::{Pattern, explain};
@@ -61,6 +61,120 @@ pub fn item(
         }
     }
     out
+}
+
+/// Shows the design as a whole (nothing selected): title, description and scenarios.
+pub fn design(ui: &mut Ui, topology: &Topology, buffers: &mut Buffers) -> Vec<Command> {
+    buffers.inspect("");
+    let mut out = Vec::new();
+    ui.heading("Design");
+    let mut name = topology.name.clone();
+    let mut description = topology.description.clone();
+    ui.label("Title");
+    let a = ui.text_edit_singleline(&mut name).changed();
+    ui.label("Description");
+    let b = ui
+        .add(egui::TextEdit::multiline(&mut description).desired_rows(4))
+        .changed();
+    if a || b {
+        out.push(Command::SetInfo { name, description });
+    }
+    ui.separator();
+    ui.strong("Scenarios");
+    ui.weak("Drills for the run: one action or assertion per line, e.g. `at 20s: producer web burst x10 for 5s`, `dlq.billing == 0`.");
+    for (scenario_name, scenario) in &topology.scenarios {
+        egui::CollapsingHeader::new(scenario_name.as_str())
+            .id_salt(("scenario", scenario_name))
+            .show(ui, |ui| {
+                if let Some(edited) = scenario_form(ui, topology, scenario_name, scenario, buffers)
+                {
+                    out.push(Command::SetScenario {
+                        name: scenario_name.clone(),
+                        scenario: edited,
+                    });
+                }
+            });
+    }
+    if ui.button("➕ Add scenario").clicked() {
+        let taken: std::collections::BTreeSet<&str> =
+            topology.scenarios.keys().map(String::as_str).collect();
+        let name = super::connect::fresh_name("drill", &taken);
+        out.push(Command::SetScenario {
+            name,
+            scenario: Some(Scenario {
+                duration: Dur::parse("60s").unwrap_or_default(),
+                ..Scenario::default()
+            }),
+        });
+    }
+    out
+}
+
+/// One scenario's form; `Some(None)` deletes it, `Some(Some(s))` replaces it.
+fn scenario_form(
+    ui: &mut Ui,
+    topology: &Topology,
+    name: &str,
+    scenario: &Scenario,
+    buffers: &mut Buffers,
+) -> Option<Option<Scenario>> {
+    let mut edited = scenario.clone();
+    ui.horizontal(|ui| {
+        ui.label("Description");
+        ui.text_edit_singleline(&mut edited.description);
+    });
+    ui.horizontal(|ui| {
+        ui.label("Duration");
+        dur_field(
+            ui,
+            buffers,
+            &format!("{name}-duration"),
+            &mut edited.duration,
+        );
+    });
+    for (label, lines, field) in [
+        ("Actions", &mut edited.actions, "actions"),
+        ("Assertions", &mut edited.assertions, "assertions"),
+    ] {
+        ui.label(label);
+        let text = buffers.text(&format!("{name}-{field}"), || lines.join("\n"));
+        if ui
+            .add(
+                egui::TextEdit::multiline(text)
+                    .code_editor()
+                    .desired_rows(3)
+                    .desired_width(f32::INFINITY),
+            )
+            .changed()
+        {
+            *lines = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect();
+        }
+    }
+    let prefix = format!("scenarios.{name}");
+    let candidate = edited.clone();
+    match first_error_under(
+        topology,
+        |t| {
+            t.scenarios.insert(name.to_string(), candidate);
+        },
+        &prefix,
+    ) {
+        Ok(()) => {
+            ui.label(RichText::new("✔ valid").color(editor::ok_color(ui)));
+        }
+        Err(e) => {
+            ui.colored_label(ui.visuals().error_fg_color, format!("✘ {e}"));
+        }
+    }
+    if ui.small_button("🗑 Delete scenario").clicked() {
+        return Some(None);
+    }
+    (edited != *scenario).then_some(Some(edited))
 }
 
 /// Shows a selected arrow: what it means and a delete button.
@@ -313,7 +427,21 @@ fn rule_form(
             .id_salt(("target", i))
             .default_open(edited_targets_open(i))
             .show(ui, |ui| {
-                target_form(ui, buffers, i, target, &destinations, &queues);
+                let check = |edited: &Target| {
+                    first_error_under(
+                        topology,
+                        |t| {
+                            if let Some(Node::Bus(b)) = t.nodes.get_mut(bus)
+                                && let Some(r) = b.rules.get_mut(name)
+                                && let Some(slot) = r.targets.get_mut(i)
+                            {
+                                *slot = edited.clone();
+                            }
+                        },
+                        &format!("nodes.{bus}.rules.{name}.targets[{i}]"),
+                    )
+                };
+                target_form(ui, buffers, i, target, &destinations, &queues, &check);
                 if ui.small_button("🗑 Remove target").clicked() {
                     remove = Some(i);
                 }
@@ -342,6 +470,7 @@ fn target_form(
     target: &mut Target,
     destinations: &[String],
     queues: &[String],
+    check: &dyn Fn(&Target) -> Result<(), String>,
 ) {
     egui::Grid::new(("target-grid", i))
         .num_columns(2)
@@ -363,17 +492,139 @@ fn target_form(
             ui.label("Dead-letter queue");
             choose_optional(ui, &format!("target-dlq-{i}"), &mut target.dlq, queues);
             ui.end_row();
-            ui.label("Input path");
+        });
+    target_input(ui, buffers, i, target, check);
+}
+
+/// What a target receives: the whole event, a constant `Input`, an `InputPath`, or an
+/// `InputTransformer`; switching clears the others (EventBridge allows one).
+fn target_input(
+    ui: &mut Ui,
+    buffers: &mut Buffers,
+    i: usize,
+    target: &mut Target,
+    check: &dyn Fn(&Target) -> Result<(), String>,
+) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Mode {
+        Event,
+        Constant,
+        Path,
+        Transform,
+    }
+    let mode = if target.input.is_some() {
+        Mode::Constant
+    } else if target.input_path.is_some() {
+        Mode::Path
+    } else if target.input_transformer.is_some() {
+        Mode::Transform
+    } else {
+        Mode::Event
+    };
+    let label = |m: Mode| match m {
+        Mode::Event => "the whole event",
+        Mode::Constant => "a constant (Input)",
+        Mode::Path => "part of the event (InputPath)",
+        Mode::Transform => "a transformation (InputTransformer)",
+    };
+    let mut chosen = mode;
+    ui.horizontal(|ui| {
+        ui.label("Receives");
+        egui::ComboBox::from_id_salt(("input-mode", i))
+            .selected_text(label(mode))
+            .show_ui(ui, |ui| {
+                for m in [Mode::Event, Mode::Constant, Mode::Path, Mode::Transform] {
+                    ui.selectable_value(&mut chosen, m, label(m));
+                }
+            });
+    });
+    if chosen != mode {
+        target.input = (chosen == Mode::Constant).then(|| serde_json::json!({"hello": "world"}));
+        target.input_path = (chosen == Mode::Path).then(|| "$.detail".to_string());
+        target.input_transformer = (chosen == Mode::Transform).then(|| InputTransformerConfig {
+            input_paths_map: [("id".to_string(), "$.id".to_string())].into(),
+            input_template: "{\"event\": <id>}".to_string(),
+        });
+        buffers.reset();
+        return;
+    }
+    match chosen {
+        Mode::Event => {}
+        Mode::Constant => {
+            let current = target.input.clone().unwrap_or(Value::Null);
+            if let Some(v) =
+                json_field(ui, buffers, &format!("input-{i}"), &current, 4, &|_| Ok(()))
+            {
+                target.input = Some(v);
+            }
+        }
+        Mode::Path => {
             let mut path = target.input_path.clone().unwrap_or_default();
+            if ui.text_edit_singleline(&mut path).changed() {
+                target.input_path = Some(path);
+            }
+            if let Err(e) = check(target) {
+                ui.colored_label(ui.visuals().error_fg_color, format!("✘ {e}"));
+            }
+        }
+        Mode::Transform => {
+            let Some(transformer) = &mut target.input_transformer else {
+                return;
+            };
+            ui.label("InputPathsMap (variable → JSONPath)");
+            let current = serde_json::to_value(&transformer.input_paths_map).unwrap_or(Value::Null);
+            let map_ok = |v: &Value| -> Result<(), String> {
+                serde_json::from_value::<std::collections::BTreeMap<String, String>>(v.clone())
+                    .map(|_| ())
+                    .map_err(|_| "an object of variable names to JSONPath strings".to_string())
+            };
+            if let Some(v) = json_field(ui, buffers, &format!("paths-{i}"), &current, 4, &map_ok)
+                && let Ok(map) = serde_json::from_value(v)
+            {
+                transformer.input_paths_map = map;
+            }
+            ui.label("InputTemplate");
+            let text = buffers.text(&format!("template-{i}"), || {
+                transformer.input_template.clone()
+            });
             if ui
-                .text_edit_singleline(&mut path)
-                .on_hover_text("e.g. $.detail; empty: the whole event")
+                .add(
+                    egui::TextEdit::multiline(text)
+                        .code_editor()
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY),
+                )
                 .changed()
             {
-                target.input_path = (!path.trim().is_empty()).then_some(path);
+                transformer.input_template = text.clone();
             }
-            ui.end_row();
-        });
+            match check(target) {
+                Ok(()) => {
+                    ui.label(RichText::new("✔ valid").color(editor::ok_color(ui)));
+                }
+                Err(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("✘ {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// The first error `compile()` reports under `prefix` once `edit` is applied, if any.
+fn first_error_under(
+    topology: &Topology,
+    edit: impl FnOnce(&mut Topology),
+    prefix: &str,
+) -> Result<(), String> {
+    let mut t = topology.clone();
+    edit(&mut t);
+    match compile(&t, None) {
+        Ok(_) => Ok(()),
+        Err(problems) => problems
+            .into_iter()
+            .find(|p| p.severity == Severity::Error && p.path.starts_with(prefix))
+            .map_or(Ok(()), |p| Err(format!("{}: {}", p.path, p.message))),
+    }
 }
 
 fn subscription_form(
@@ -510,18 +761,15 @@ fn check_pattern(value: &Value) -> Result<(), String> {
 fn check_templates(topology: &Topology, id: &str, value: &Value) -> Result<(), String> {
     let events: Vec<EventTemplate> = serde_json::from_value(value.clone())
         .map_err(|e| format!("not a list of event templates: {e}"))?;
-    let mut t = topology.clone();
-    if let Some(Node::Producer(p)) = t.nodes.get_mut(id) {
-        p.events = events;
-    }
-    let prefix = format!("nodes.{id}.events");
-    match compile(&t, None) {
-        Ok(_) => Ok(()),
-        Err(problems) => problems
-            .into_iter()
-            .find(|p| p.severity == Severity::Error && p.path.starts_with(&prefix))
-            .map_or(Ok(()), |p| Err(format!("{}: {}", p.path, p.message))),
-    }
+    first_error_under(
+        topology,
+        |t| {
+            if let Some(Node::Producer(p)) = t.nodes.get_mut(id) {
+                p.events = events;
+            }
+        },
+        &format!("nodes.{id}.events"),
+    )
 }
 
 fn ids_of(topology: &Topology, kinds: &[ItemKind]) -> Vec<String> {

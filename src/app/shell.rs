@@ -937,10 +937,7 @@ impl EventyardApp {
                 }
                 match &single {
                     Some(key) => inspector::item(ui, self.doc.topology(), key, &mut self.buffers),
-                    None => {
-                        self.design_info(ui);
-                        Vec::new()
-                    }
+                    None => self.design_info(ui),
                 }
             });
         for command in commands.inner {
@@ -960,35 +957,23 @@ impl EventyardApp {
         }
     }
 
-    fn design_info(&mut self, ui: &mut Ui) {
+    fn design_info(&mut self, ui: &mut Ui) -> Vec<Command> {
         let n = self.canvas.selection.len();
         if n > 1 {
             ui.heading(format!("{n} items selected"));
             ui.label("Press Delete to remove them, or drag to move them together.");
-            return;
+            return Vec::new();
         }
-        ui.heading("Design");
-        let t = self.doc.topology();
-        let mut name = t.name.clone();
-        let mut description = t.description.clone();
-        let counts = format!(
+        let commands = inspector::design(ui, self.doc.topology(), &mut self.buffers);
+        ui.separator();
+        ui.label(format!(
             "{} nodes, {} boxes, {} arrows",
-            t.nodes.len(),
+            self.doc.topology().nodes.len(),
             self.projection.scene.items.len(),
             self.projection.scene.edges.len()
-        );
-        ui.label("Title");
-        let a = ui.text_edit_singleline(&mut name).changed();
-        ui.label("Description");
-        let b = ui
-            .add(egui::TextEdit::multiline(&mut description).desired_rows(4))
-            .changed();
-        if a || b {
-            self.execute(Command::SetInfo { name, description });
-        }
-        ui.separator();
-        ui.label(counts);
+        ));
         ui.weak("Select a box or an arrow to edit it.");
+        commands
     }
 
     fn modal(&mut self, ui: &mut Ui) {
