@@ -7,7 +7,9 @@
 //!
 //! Cases per size:
 //! - `steady`: a frame where nothing changes (hover, a repaint from a timer).
-//! - `pan`: the view moves every frame: the whole canvas is drawn and tessellated again.
+//! - `drag`: a box dragged with the mouse: the canvas is drawn again every frame.
+//! - `pan`: the view moves every frame (scroll or drag on empty space): the finished
+//!   picture is moved, or drawn again when parts of it were off screen.
 //! - `zoom`: a zoom gesture (+0.5 % a frame): redrawn every frame, and labels are laid
 //!   out again whenever their rounded font size changes.
 //!
@@ -113,7 +115,19 @@ fn input(size: egui::Vec2) -> RawInput {
 
 /// Runs one full frame of the app and tessellates it; returns the number of primitives.
 fn frame(ctx: &Context, app: &mut EventyardApp, size: egui::Vec2) -> usize {
-    let output = ctx.run_ui(input(size), |ui| app.frame(ui));
+    frame_with(ctx, app, size, Vec::new())
+}
+
+/// [`frame`] with input events (pointer moves and presses).
+fn frame_with(
+    ctx: &Context,
+    app: &mut EventyardApp,
+    size: egui::Vec2,
+    events: Vec<egui::Event>,
+) -> usize {
+    let mut raw = input(size);
+    raw.events = events;
+    let output = ctx.run_ui(raw, |ui| app.frame(ui));
     ctx.tessellate(output.shapes, output.pixels_per_point).len()
 }
 
@@ -156,6 +170,42 @@ fn bench(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(6));
         }
         group.bench_function("steady", |b| b.iter(|| frame(&ctx, &mut app, size)));
+        group.bench_function("drag", |b| {
+            // A box dragged with the mouse: the picture changes every frame.
+            let key = eventyard::app::scene::ItemKey::node("bus-0");
+            let start = app.screen_pos(&key).expect("bus-0 is on screen");
+            let press = |pressed: bool, pos: egui::Pos2| egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            };
+            frame_with(
+                &ctx,
+                &mut app,
+                size,
+                vec![egui::Event::PointerMoved(start), press(true, start)],
+            );
+            let mut k = 0u32;
+            b.iter(|| {
+                k += 1;
+                let offset = vec2(20.0 + (k % 10) as f32 * 3.0, 0.0);
+                frame_with(
+                    &ctx,
+                    &mut app,
+                    size,
+                    vec![egui::Event::PointerMoved(start + offset)],
+                )
+            });
+            // Drop it back where it was, so the other cases see the same design.
+            frame_with(
+                &ctx,
+                &mut app,
+                size,
+                vec![egui::Event::PointerMoved(start), press(false, start)],
+            );
+            while app.undo_once() {}
+        });
         group.bench_function("pan", |b| {
             let mut right = false;
             b.iter(|| {

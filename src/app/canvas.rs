@@ -127,6 +127,45 @@ impl LabelCache {
     }
 }
 
+/// The canvas as last drawn, tessellated: reused while what it shows stays the same.
+struct Picture {
+    /// Hash of everything it depends on except the pan.
+    key: u64,
+    /// The pan it was drawn at.
+    pan: Vec2,
+    /// Nothing was left out for being off screen, so it may be moved to any pan.
+    complete: bool,
+    mesh: Arc<egui::epaint::Mesh>,
+}
+
+impl Picture {
+    /// This picture seen at `pan`: itself, moved by whole pixels (text stays crisp), or
+    /// `None` when parts of the design were left out and must be drawn afresh.
+    fn moved_to(&self, pan: Vec2, pixels_per_point: f32) -> Option<Picture> {
+        let delta = pan - self.pan;
+        if delta == Vec2::ZERO {
+            return Some(Picture {
+                key: self.key,
+                pan: self.pan,
+                complete: self.complete,
+                mesh: self.mesh.clone(),
+            });
+        }
+        if !self.complete {
+            return None;
+        }
+        let delta = (delta * pixels_per_point).round() / pixels_per_point;
+        let mut mesh = (*self.mesh).clone();
+        mesh.translate(delta);
+        Some(Picture {
+            key: self.key,
+            pan: self.pan + delta,
+            complete: true,
+            mesh: Arc::new(mesh),
+        })
+    }
+}
+
 /// The canvas's own state: view, selection, gesture.
 pub struct Canvas {
     /// Screen offset of the canvas origin from the widget's top-left corner.
@@ -151,9 +190,8 @@ pub struct Canvas {
     connect_verdict: Option<(usize, Result<String, String>)>,
     /// While connecting: the items the arrow may end on.
     connect_options: Vec<usize>,
-    /// The last drawn picture (everything but gestures and tooltips) as one mesh, and
-    /// the hash of what it shows.
-    picture: Option<(u64, Arc<egui::epaint::Mesh>)>,
+    /// The last drawn picture (boxes, arrows, groups) as one mesh.
+    picture: Option<Picture>,
 }
 
 impl Default for Canvas {
@@ -340,62 +378,77 @@ impl Canvas {
             .accesskit_node_builder(response.id, |_| ())
             .is_some();
         let key = self.picture_key(ui, version, rect, dark, hovered);
-        let idle = matches!(self.gesture, Gesture::None);
-        match &self.picture {
-            Some((k, mesh)) if idle && *k == key => {
-                painter.add(Shape::mesh(mesh.clone()));
+        // Moving the view by scrolling or dragging keeps the picture; other gestures
+        // change it every frame.
+        let cacheable = matches!(self.gesture, Gesture::None | Gesture::Panning);
+        // Background and grid follow the view on every frame (they are cheap); the rest is
+        // the picture.
+        let mut backdrop = vec![Shape::rect_filled(rect, 0.0, canvas_background(dark))];
+        self.draw_grid(&mut backdrop, rect, view, dark);
+        painter.extend(backdrop);
+        let reused = match &self.picture {
+            Some(p) if cacheable && p.key == key => {
+                p.moved_to(self.pan, ui.ctx().pixels_per_point())
             }
-            _ => {
-                let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
-                shapes.push(Shape::rect_filled(rect, 0.0, canvas_background(dark)));
-                self.draw_grid(&mut shapes, rect, view, dark);
-                self.draw_groups(ui, &mut shapes, scene, &place, view, dark);
-                self.draw_edges(&mut shapes, scene, &place, view, visible, dark);
-                self.labels.prepare(dark);
-                for (i, item) in scene.items.iter().enumerate() {
-                    let center = place(i);
-                    if !visible.contains(center) {
-                        continue;
-                    }
-                    let screen = Rect::from_center_size(
-                        view.to_screen(center),
-                        vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
-                    );
-                    let mark = if overlay.errors.contains(&i) {
-                        Some(Color32::from_rgb(230, 60, 60))
-                    } else if overlay.warnings.contains(&i) {
-                        Some(Color32::from_rgb(230, 170, 30))
-                    } else {
-                        None
-                    };
-                    let show_port = selected[i] || hovered == Some(i);
-                    self.draw_item(
-                        ui,
-                        &mut shapes,
-                        item.kind,
-                        &item.name,
-                        &item.detail,
-                        screen,
-                        selected[i],
-                        show_port,
-                        mark,
-                        dark,
-                    );
+            _ => None,
+        };
+        if let Some(picture) = reused {
+            painter.add(Shape::mesh(picture.mesh.clone()));
+            self.picture = Some(picture);
+        } else {
+            let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
+            self.draw_groups(ui, &mut shapes, scene, &place, view, dark);
+            let mut complete = self.draw_edges(&mut shapes, scene, &place, view, visible, dark);
+            self.labels.prepare(dark);
+            for (i, item) in scene.items.iter().enumerate() {
+                let center = place(i);
+                if !visible.contains(center) {
+                    complete = false;
+                    continue;
                 }
-                if idle {
-                    // Tessellate once; later frames with the same picture reuse the mesh.
-                    let hint = self
-                        .picture
-                        .as_ref()
-                        .map_or((0, 0), |(_, m)| (m.vertices.len(), m.indices.len()));
-                    let mesh = Arc::new(tessellate(ui, rect, shapes, hint));
-                    painter.add(Shape::mesh(mesh.clone()));
-                    self.picture = Some((key, mesh));
+                let screen = Rect::from_center_size(
+                    view.to_screen(center),
+                    vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+                );
+                let mark = if overlay.errors.contains(&i) {
+                    Some(Color32::from_rgb(230, 60, 60))
+                } else if overlay.warnings.contains(&i) {
+                    Some(Color32::from_rgb(230, 170, 30))
                 } else {
-                    // Mid-gesture the picture changes every frame: paint the shapes directly.
-                    // The cached picture stays valid for its own key.
-                    painter.extend(shapes);
-                }
+                    None
+                };
+                let show_port = selected[i] || hovered == Some(i);
+                self.draw_item(
+                    ui,
+                    &mut shapes,
+                    item.kind,
+                    &item.name,
+                    &item.detail,
+                    screen,
+                    selected[i],
+                    show_port,
+                    mark,
+                    dark,
+                );
+            }
+            if cacheable {
+                // Tessellate once; later frames with the same picture reuse the mesh.
+                let hint = self
+                    .picture
+                    .as_ref()
+                    .map_or((0, 0), |p| (p.mesh.vertices.len(), p.mesh.indices.len()));
+                let mesh = Arc::new(tessellate(ui, rect, shapes, hint));
+                painter.add(Shape::mesh(mesh.clone()));
+                self.picture = Some(Picture {
+                    key,
+                    pan: self.pan,
+                    complete,
+                    mesh,
+                });
+            } else {
+                // Mid-gesture the picture changes every frame: paint the shapes directly.
+                // The cached picture stays valid for its own key.
+                painter.extend(shapes);
             }
         }
         if a11y {
@@ -438,7 +491,7 @@ impl Canvas {
         (response, actions)
     }
 
-    /// Everything the picture depends on besides the document.
+    /// Everything the picture depends on besides the document and the pan.
     fn picture_key(
         &self,
         ui: &Ui,
@@ -450,9 +503,7 @@ impl Canvas {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         version.hash(&mut h);
-        for f in [
-            self.zoom, self.pan.x, self.pan.y, rect.min.x, rect.min.y, rect.max.x, rect.max.y,
-        ] {
+        for f in [self.zoom, rect.min.x, rect.min.y, rect.max.x, rect.max.y] {
             f.to_bits().hash(&mut h);
         }
         ui.ctx().pixels_per_point().to_bits().hash(&mut h);
@@ -763,6 +814,7 @@ impl Canvas {
         }
     }
 
+    /// Draws the arrows in view; false when some were left out for being off screen.
     fn draw_edges(
         &self,
         shapes: &mut Vec<Shape>,
@@ -771,18 +823,20 @@ impl Canvas {
         view: View,
         visible: Rect,
         dark: bool,
-    ) {
+    ) -> bool {
         let normal = if dark {
             Color32::from_gray(150)
         } else {
             Color32::from_gray(95)
         };
+        let mut complete = true;
         for edge in &scene.edges {
             let (a, b) = (place(edge.from), place(edge.to));
             if !visible.contains(a)
                 && !visible.contains(b)
                 && !visible.intersects(Rect::from_two_pos(a, b))
             {
+                complete = false;
                 continue;
             }
             let selected = self.selected_edge.as_ref().is_some_and(|s| {
@@ -828,6 +882,7 @@ impl Canvas {
                 ));
             }
         }
+        complete
     }
 
     #[allow(clippy::too_many_arguments)]

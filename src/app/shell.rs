@@ -435,6 +435,13 @@ impl EventyardApp {
         }
     }
 
+    /// Undoes one step, like Ctrl+Z; false when there is nothing to undo.
+    pub fn undo_once(&mut self) -> bool {
+        let had = self.doc.undo_label().is_some();
+        self.undo();
+        had
+    }
+
     fn undo(&mut self) {
         if self.doc.undo() {
             self.buffers.reset();
