@@ -138,15 +138,7 @@ fn scenario_form(
     ] {
         ui.label(label);
         let text = buffers.text(&format!("{name}-{field}"), || lines.join("\n"));
-        if ui
-            .add(
-                egui::TextEdit::multiline(text)
-                    .code_editor()
-                    .desired_rows(3)
-                    .desired_width(f32::INFINITY),
-            )
-            .changed()
-        {
+        if code_box(ui, text) {
             *lines = text
                 .lines()
                 .map(str::trim)
@@ -274,21 +266,11 @@ fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffer
             placement(ui, &mut b.account, &mut b.region);
         }
         Node::Topic(t) => {
-            ui.label("FIFO");
-            ui.checkbox(&mut t.fifo, "keep order per message group");
-            ui.end_row();
-            ui.label("Deduplication");
-            ui.checkbox(&mut t.content_based_deduplication, "content-based");
-            ui.end_row();
+            fifo_rows(ui, &mut t.fifo, &mut t.content_based_deduplication);
             placement(ui, &mut t.account, &mut t.region);
         }
         Node::Queue(q) => {
-            ui.label("FIFO");
-            ui.checkbox(&mut q.fifo, "keep order per message group");
-            ui.end_row();
-            ui.label("Deduplication");
-            ui.checkbox(&mut q.content_based_deduplication, "content-based");
-            ui.end_row();
+            fifo_rows(ui, &mut q.fifo, &mut q.content_based_deduplication);
             ui.label("Visibility timeout");
             dur_field(ui, buffers, "visibility", &mut q.visibility_timeout);
             ui.end_row();
@@ -587,15 +569,7 @@ fn target_input(
             let text = buffers.text(&format!("template-{i}"), || {
                 transformer.input_template.clone()
             });
-            if ui
-                .add(
-                    egui::TextEdit::multiline(text)
-                        .code_editor()
-                        .desired_rows(3)
-                        .desired_width(f32::INFINITY),
-                )
-                .changed()
-            {
+            if code_box(ui, text) {
                 transformer.input_template = text.clone();
             }
             match check(target) {
@@ -813,6 +787,27 @@ fn choose_optional(ui: &mut Ui, salt: &str, value: &mut Option<String>, choices:
                 ui.selectable_value(value, Some(c.clone()), c);
             }
         });
+}
+
+/// A three-line monospace text box as wide as the panel; true when edited.
+fn code_box(ui: &mut Ui, text: &mut String) -> bool {
+    ui.add(
+        egui::TextEdit::multiline(text)
+            .code_editor()
+            .desired_rows(3)
+            .desired_width(f32::INFINITY),
+    )
+    .changed()
+}
+
+/// The FIFO settings topics and queues share.
+fn fifo_rows(ui: &mut Ui, fifo: &mut bool, content_based_deduplication: &mut bool) {
+    ui.label("FIFO");
+    ui.checkbox(fifo, "keep order per message group");
+    ui.end_row();
+    ui.label("Deduplication");
+    ui.checkbox(content_based_deduplication, "content-based");
+    ui.end_row();
 }
 
 fn placement(ui: &mut Ui, account: &mut Option<String>, region: &mut Option<String>) {

@@ -57,6 +57,14 @@ impl ItemKind {
         }
     }
 
+    /// The name new items of this kind start from (`bus`, `queue`, then `bus-2` ...).
+    pub fn id_base(self) -> &'static str {
+        match self {
+            ItemKind::Bus => "bus",
+            other => other.label(),
+        }
+    }
+
     /// The item kind of a top-level node kind.
     pub fn of_node(kind: Kind) -> ItemKind {
         match kind {

@@ -456,6 +456,11 @@ impl EventyardApp {
         }
     }
 
+    fn select_all(&mut self) {
+        let keys = self.projection.scene.items.iter().map(|i| i.key.clone());
+        self.canvas.select_only(keys);
+    }
+
     fn delete_selection(&mut self) {
         if let Some(edge) = self.canvas.selected_edge.take() {
             self.execute(Command::Disconnect {
@@ -534,7 +539,7 @@ impl EventyardApp {
             _ => {
                 let node = new_node(kind, topology);
                 let taken: BTreeSet<&str> = topology.nodes.keys().map(String::as_str).collect();
-                let id = connect::fresh_name(base_name(kind), &taken);
+                let id = connect::fresh_name(kind.id_base(), &taken);
                 let at = self.place(&ItemKey::node(&id), |t| {
                     t.nodes.insert(id.clone(), node.clone());
                 });
@@ -628,14 +633,7 @@ impl EventyardApp {
             self.undo();
         }
         if pressed(&SELECT_ALL) {
-            let keys: Vec<ItemKey> = self
-                .projection
-                .scene
-                .items
-                .iter()
-                .map(|i| i.key.clone())
-                .collect();
-            self.canvas.select_only(keys);
+            self.select_all();
         }
         if pressed(&LAYOUT) {
             self.auto_layout();
@@ -786,26 +784,10 @@ impl EventyardApp {
                 }
             });
             ui.menu_button("Edit", |ui| {
-                let undo = self.doc.undo_label().map(|l| format!("Undo {l}"));
-                if ui
-                    .add_enabled(
-                        undo.is_some(),
-                        egui::Button::new(undo.unwrap_or_else(|| "Undo".into()))
-                            .shortcut_text(ui.ctx().format_shortcut(&UNDO)),
-                    )
-                    .clicked()
-                {
+                if history_button(ui, "Undo", self.doc.undo_label(), &UNDO) {
                     self.undo();
                 }
-                let redo = self.doc.redo_label().map(|l| format!("Redo {l}"));
-                if ui
-                    .add_enabled(
-                        redo.is_some(),
-                        egui::Button::new(redo.unwrap_or_else(|| "Redo".into()))
-                            .shortcut_text(ui.ctx().format_shortcut(&REDO)),
-                    )
-                    .clicked()
-                {
+                if history_button(ui, "Redo", self.doc.redo_label(), &REDO) {
                     self.redo();
                 }
                 ui.separator();
@@ -813,14 +795,7 @@ impl EventyardApp {
                     self.delete_selection();
                 }
                 if shortcut_button(ui, "Select all", &SELECT_ALL) {
-                    let keys: Vec<ItemKey> = self
-                        .projection
-                        .scene
-                        .items
-                        .iter()
-                        .map(|i| i.key.clone())
-                        .collect();
-                    self.canvas.select_only(keys);
+                    self.select_all();
                 }
             });
             ui.menu_button("View", |ui| {
@@ -1309,6 +1284,18 @@ impl eframe::App for EventyardApp {
     }
 }
 
+/// "Undo move" / "Redo add queue", greyed out when there is nothing to undo or redo.
+fn history_button(
+    ui: &mut Ui,
+    verb: &str,
+    step: Option<&str>,
+    shortcut: &KeyboardShortcut,
+) -> bool {
+    let text = step.map_or_else(|| verb.to_string(), |l| format!("{verb} {l}"));
+    let button = egui::Button::new(text).shortcut_text(ui.ctx().format_shortcut(shortcut));
+    ui.add_enabled(step.is_some(), button).clicked()
+}
+
 fn shortcut_button(ui: &mut Ui, label: &str, shortcut: &KeyboardShortcut) -> bool {
     ui.add(egui::Button::new(label).shortcut_text(ui.ctx().format_shortcut(shortcut)))
         .clicked()
@@ -1374,19 +1361,6 @@ fn with_layout(mut topology: Topology) -> Topology {
         topology.layout.entry(key.0).or_insert(p);
     }
     topology
-}
-
-fn base_name(kind: ItemKind) -> &'static str {
-    match kind {
-        ItemKind::Producer => "producer",
-        ItemKind::Bus => "bus",
-        ItemKind::Rule => "rule",
-        ItemKind::Topic => "topic",
-        ItemKind::Subscription => "subscription",
-        ItemKind::Queue => "queue",
-        ItemKind::Consumer => "consumer",
-        ItemKind::Archive => "archive",
-    }
 }
 
 fn fresh_nested(topology: &Topology, owner: &str, base: &str) -> String {
