@@ -7,11 +7,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/eventyard/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # System packages the tests need: python3 (benchmark kit checks), and for the designer's
-# tests a virtual X server (the real-window screenshot test) and Mesa's software
-# renderers (kittest snapshots render on lavapipe/llvmpipe; no GPU anywhere).
+# tests a virtual X server and xdotool (the real-window screenshot and kill -9 tests)
+# and Mesa's software renderers (kittest snapshots render on lavapipe/llvmpipe; no GPU).
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v xvfb-run >/dev/null || need+=(xvfb xauth)
+command -v xdotool >/dev/null || need+=(xdotool)
 for pkg in mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libdbus-1-3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

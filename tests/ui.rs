@@ -14,6 +14,10 @@ use eventyard::app::scene::ItemKey;
 use eventyard::app::{EventyardApp, Options};
 use eventyard::model::{Node, Topology};
 
+/// Tests that start their own virtual X server take turns: `xvfb-run -a` picks a free
+/// display number, and two picking at once can collide.
+static XVFB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eventyard-ui-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -469,6 +473,7 @@ fn the_binary_renders_a_screenshot_under_xvfb() {
         );
         return;
     }
+    let _turn = XVFB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("xvfb");
     let out = dir.join("shot.png");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecommerce.json");
@@ -500,4 +505,61 @@ fn the_binary_renders_a_screenshot_under_xvfb() {
     }
     assert!(colours.len() > 500, "{} colours", colours.len());
     assert!(purple > 50 && green > 50, "purple {purple}, green {green}");
+}
+
+/// The real binary, killed with SIGKILL after an edit, leaves an autosave that the next
+/// start offers: a click on the palette's Queue button (xdotool), a wait for the autosave,
+/// `kill -9`, then the library's scan of the data directory finds the edit.
+#[test]
+fn a_killed_binary_leaves_a_restorable_autosave() {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--help")
+            .output()
+            .is_ok()
+    };
+    if !have("xvfb-run") || !have("xdotool") {
+        assert!(
+            std::env::var_os("EVENTYARD_SKIP_XVFB").is_some(),
+            "xvfb-run and xdotool are needed (scripts/test.sh installs them) or set EVENTYARD_SKIP_XVFB=1"
+        );
+        return;
+    }
+    let _turn = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("kill");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecommerce.json");
+    let script = r#"
+        "$EVENTYARD_BIN" "$EVENTYARD_EXAMPLE" & pid=$!
+        sleep 4
+        xdotool mousemove 120 200 click 1
+        sleep 4
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null
+        exit 0
+    "#;
+    let status = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24", "bash", "-c", script])
+        .env("EVENTYARD_BIN", env!("CARGO_BIN_EXE_eventyard"))
+        .env("EVENTYARD_EXAMPLE", &example)
+        .env("EVENTYARD_DATA_DIR", &dir)
+        .env_remove("WAYLAND_DISPLAY")
+        .status()
+        .expect("runs");
+    assert!(status.success(), "{status}");
+    let found = eventyard::app::files::leftover_autosaves(&dir);
+    assert_eq!(
+        found.len(),
+        1,
+        "one autosave left behind in {}",
+        dir.display()
+    );
+    let restored = &found[0].topology;
+    let original =
+        Topology::from_json(&std::fs::read_to_string(&example).expect("example")).expect("loads");
+    assert!(!original.nodes.contains_key("queue"));
+    assert!(
+        restored.nodes.contains_key("queue"),
+        "the added queue survived the kill"
+    );
+    assert_eq!(found[0].file.as_deref(), Some(example.as_path()));
 }

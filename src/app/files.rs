@@ -260,9 +260,24 @@ pub fn leftover_autosaves(dir: &Path) -> Vec<Recovered> {
     found
 }
 
-/// Whether a process with this id runs (Linux: `/proc`; elsewhere assume not).
+/// Whether the Eventyard that wrote `autosave-PID.json` still runs (Linux: `/proc`;
+/// elsewhere assume not). A killed process that is not yet reaped (a zombie) does not
+/// count, nor does another program that was given the same id later.
 fn process_alive(pid: u32) -> bool {
-    cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists()
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) state ...`: comm may hold spaces and parentheses, so split at the last ')'.
+    let Some((head, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let comm = head.split_once('(').map_or("", |(_, c)| c);
+    let state = rest.trim_start().chars().next().unwrap_or('X');
+    let running = !matches!(state, 'Z' | 'X' | 'x');
+    running && (comm.starts_with("eventyard") || pid == std::process::id())
 }
 
 #[cfg(test)]
@@ -325,6 +340,19 @@ mod tests {
         assert_eq!(
             found[0].file.as_deref(),
             Some(Path::new("/designs/fanout.json"))
+        );
+    }
+
+    #[test]
+    fn only_a_running_eventyard_keeps_its_autosave() {
+        // This test process is running but is not called eventyard: an autosave under its
+        // id would be a leftover of an earlier Eventyard that had the same id.
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(4_000_000_000));
+        let parent = std::os::unix::process::parent_id();
+        assert!(
+            !process_alive(parent),
+            "the test runner is not an eventyard"
         );
     }
 
