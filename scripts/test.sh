@@ -36,6 +36,7 @@ fi
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --no-default-features -- -D warnings
 
 echo "== build (headless and default features)"
 cargo build --locked --no-default-features

@@ -144,6 +144,71 @@ fn dragging_from_a_bus_to_a_consumer_makes_a_rule() {
         .get("to-consumer")
         .expect("a new rule to the consumer");
     assert_eq!(rule.targets[0].to, "consumer");
+    assert!(
+        rule.enabled,
+        "a new rule is enabled, as in a file that does not say"
+    );
+}
+
+#[test]
+fn undo_in_the_middle_of_a_connection_drag_is_safe() {
+    let data = temp_dir("undo-drag");
+    let mut h = harness(app_in(&data, None));
+    h.get_by_label_contains("  Consumer").click();
+    h.run_steps(2);
+    let from = h
+        .state()
+        .port_pos(&ItemKey::node("orders"))
+        .expect("orders");
+    let to = h
+        .state()
+        .screen_pos(&ItemKey::node("consumer"))
+        .expect("consumer");
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    h.hover_at(from + (to - from) * 0.5);
+    h.step();
+    // The consumer disappears while the arrow is being dragged.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    h.hover_at(to);
+    h.step();
+    h.drop_at(to);
+    h.run_steps(2);
+    assert!(
+        !h.state()
+            .document()
+            .topology()
+            .nodes
+            .contains_key("consumer")
+    );
+}
+
+#[test]
+fn selecting_items_changes_nothing() {
+    let data = temp_dir("select");
+    let mut h = harness(app_in(&data, None));
+    for label in [
+        "subscription notifications/email",
+        "subscription notifications/sms-gold",
+        "rule orders/to-billing",
+        "consumer billing",
+        "queue warehouse-queue",
+        "producer web",
+        "archive all-orders",
+        "event bus orders",
+        "topic notifications",
+    ] {
+        click_canvas_item(&mut h, label);
+        h.run_steps(2);
+        assert!(
+            !h.state().document().is_modified(),
+            "selecting {label} edited the design"
+        );
+        assert!(h.state().document().undo_label().is_none(), "{label}");
+    }
 }
 
 #[test]
@@ -432,6 +497,13 @@ fn every_example_opens_from_the_menu() {
         h.run_steps(2);
         let want = Topology::from_json(text).expect("example loads");
         assert_eq!(h.state().document().topology().nodes, want.nodes, "{title}");
+        // The canvas shows the new design, not the previous one.
+        for id in want.nodes.keys() {
+            assert!(
+                h.state().screen_pos(&ItemKey::node(id)).is_some(),
+                "{title}: {id} drawn"
+            );
+        }
     }
 }
 

@@ -81,6 +81,7 @@ enum Gesture {
 #[derive(Default)]
 pub struct LabelCache {
     dark: bool,
+    atlas: [usize; 2],
     galleys: HashMap<(String, u8, u32), Arc<Galley>>,
 }
 
@@ -117,11 +118,12 @@ impl LabelCache {
         galley
     }
 
-    /// Drops everything after a theme change (colours are baked in) or when the cache
-    /// has grown large (many zoom levels visited).
-    fn prepare(&mut self, dark: bool) {
-        if dark != self.dark || self.galleys.len() > 50_000 {
+    /// Drops everything after a theme change (colours are baked in), when egui rebuilt its
+    /// font atlas (galleys point into it), or when the cache has grown large.
+    fn prepare(&mut self, dark: bool, atlas: [usize; 2]) {
+        if dark != self.dark || atlas != self.atlas || self.galleys.len() > 50_000 {
             self.dark = dark;
+            self.atlas = atlas;
             self.galleys.clear();
         }
     }
@@ -190,6 +192,8 @@ pub struct Canvas {
     connect_verdict: Option<(usize, Result<String, String>)>,
     /// While connecting: the items the arrow may end on.
     connect_options: Vec<usize>,
+    /// The document version the gesture's item indices refer to.
+    gesture_version: u64,
     /// The last drawn picture (boxes, arrows, groups) as one mesh.
     picture: Option<Picture>,
 }
@@ -209,6 +213,7 @@ impl Default for Canvas {
             labels: LabelCache::default(),
             connect_verdict: None,
             connect_options: Vec::new(),
+            gesture_version: 0,
             picture: None,
         }
     }
@@ -341,6 +346,13 @@ impl Canvas {
         }
         let dark = ui.visuals().dark_mode;
         let mut actions = Vec::new();
+        if self.gesture_version != version {
+            // The design changed under a gesture (undo, delete): its item indices are stale.
+            self.gesture = Gesture::None;
+            self.connect_verdict = None;
+            self.connect_options.clear();
+            self.gesture_version = version;
+        }
         self.navigate(ui, &response);
         let view = self.view(rect);
         self.handle_pointer(ui, &response, scene, positions, view, check, &mut actions);
@@ -399,7 +411,8 @@ impl Canvas {
             let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
             self.draw_groups(ui, &mut shapes, scene, &place, view, dark);
             let mut complete = self.draw_edges(&mut shapes, scene, &place, view, visible, dark);
-            self.labels.prepare(dark);
+            self.labels
+                .prepare(dark, ui.ctx().fonts(|f| f.font_image_size()));
             for (i, item) in scene.items.iter().enumerate() {
                 let center = place(i);
                 if !visible.contains(center) {
@@ -437,7 +450,7 @@ impl Canvas {
                     .picture
                     .as_ref()
                     .map_or((0, 0), |p| (p.mesh.vertices.len(), p.mesh.indices.len()));
-                let mesh = Arc::new(tessellate(ui, rect, shapes, hint));
+                let mesh = Arc::new(tessellate(ui, shapes, hint));
                 painter.add(Shape::mesh(mesh.clone()));
                 self.picture = Some(Picture {
                     key,
@@ -1112,13 +1125,16 @@ fn decorate(out: &mut Vec<Shape>, kind: ItemKind, rect: Rect, z: f32, accent: Co
 
 /// Tessellates the canvas's shapes into one mesh, as egui would at the end of the frame;
 /// `hint` is the previous mesh's size, so the buffers do not grow by copying.
-fn tessellate(ui: &Ui, clip: Rect, shapes: Vec<Shape>, hint: (usize, usize)) -> egui::epaint::Mesh {
+fn tessellate(ui: &Ui, shapes: Vec<Shape>, hint: (usize, usize)) -> egui::epaint::Mesh {
     let ctx = ui.ctx();
     let options = ctx.tessellation_options(|o| *o);
     let atlas = ctx.fonts(|f| f.font_image_size());
     let mut tessellator =
         egui::epaint::Tessellator::new(ctx.pixels_per_point(), options, atlas, Vec::new());
-    tessellator.set_clip_rect(clip);
+    // No culling here: the picture may be moved later, and what is off screen is already
+    // left out by the canvas (which then marks the picture as not movable). The painter
+    // clips to the canvas when it is drawn.
+    tessellator.set_clip_rect(Rect::EVERYTHING);
     let mut mesh = egui::epaint::Mesh::default();
     mesh.vertices.reserve(hint.0 + hint.0 / 8);
     mesh.indices.reserve(hint.1 + hint.1 / 8);

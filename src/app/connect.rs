@@ -148,13 +148,42 @@ fn rule_of<'t>(topology: &'t Topology, bus: &str, rule: &str) -> Option<&'t Rule
     }
 }
 
+/// A new rule as a file would give it when only its pattern and one target are written
+/// (enabled, default retry policy).
+pub fn new_rule(pattern: serde_json::Value, targets: &[&str]) -> Rule {
+    let targets: Vec<serde_json::Value> = targets
+        .iter()
+        .map(|t| serde_json::json!({"to": t}))
+        .collect();
+    serde_json::from_value(serde_json::json!({"pattern": pattern, "targets": targets}))
+        .unwrap_or_else(|_| Rule {
+            pattern: match_all_pattern(),
+            enabled: true,
+            ..Rule::default()
+        })
+}
+
+/// A new subscription as a file would give it with only `to` written (SNS's default
+/// delivery retries, attribute scope, no filter).
+pub fn new_subscription(to: &str) -> Subscription {
+    serde_json::from_value(serde_json::json!({"to": to})).unwrap_or_else(|_| Subscription {
+        to: to.to_string(),
+        ..Subscription::default()
+    })
+}
+
+/// Names have at most 64 characters; generated ones are cut to leave room for `-N`.
+fn name_base(base: &str) -> String {
+    base.chars().take(60).collect()
+}
+
 /// `to-NAME`, or `to-NAME-2`, ... — a rule name not yet used on the bus.
 fn fresh_rule_name(topology: &Topology, bus: &str, target: &str) -> String {
     let taken: BTreeSet<&str> = match topology.nodes.get(bus) {
         Some(Node::Bus(b)) => b.rules.keys().map(String::as_str).collect(),
         _ => BTreeSet::new(),
     };
-    fresh_name(&format!("to-{target}"), &taken)
+    fresh_name(&name_base(&format!("to-{target}")), &taken)
 }
 
 fn fresh_subscription_name(topology: &Topology, topic: &str, target: &str) -> String {
@@ -162,7 +191,7 @@ fn fresh_subscription_name(topology: &Topology, topic: &str, target: &str) -> St
         Some(Node::Topic(t)) => t.subscriptions.keys().map(String::as_str).collect(),
         _ => BTreeSet::new(),
     };
-    fresh_name(target, &taken)
+    fresh_name(&name_base(target), &taken)
 }
 
 /// `base`, or `base-2`, `base-3`, ... — the first not in `taken`.
@@ -200,17 +229,8 @@ fn apply(
         },
         Connection::NewRule(name) => match topology.nodes.get_mut(from.as_str()) {
             Some(Node::Bus(b)) => {
-                b.rules.insert(
-                    name.clone(),
-                    Rule {
-                        pattern: match_all_pattern(),
-                        targets: vec![Target {
-                            to: to_name,
-                            ..Target::default()
-                        }],
-                        ..Rule::default()
-                    },
-                );
+                b.rules
+                    .insert(name.clone(), new_rule(match_all_pattern(), &[&to_name]));
             }
             _ => return Err(gone()),
         },
@@ -232,13 +252,8 @@ fn apply(
         }
         Connection::NewSubscription(name) => match topology.nodes.get_mut(from.as_str()) {
             Some(Node::Topic(t)) => {
-                t.subscriptions.insert(
-                    name.clone(),
-                    Subscription {
-                        to: to_name,
-                        ..Subscription::default()
-                    },
-                );
+                t.subscriptions
+                    .insert(name.clone(), new_subscription(&to_name));
             }
             _ => return Err(gone()),
         },
@@ -374,6 +389,27 @@ mod tests {
             panic!()
         };
         assert!(a.rules.is_empty(), "a refused connection changes nothing");
+    }
+
+    #[test]
+    fn new_rules_and_subscriptions_get_the_file_defaults() {
+        let rule = new_rule(match_all_pattern(), &["x"]);
+        assert!(rule.enabled);
+        assert_eq!(rule.targets[0].to, "x");
+        let target: Target =
+            serde_json::from_value(serde_json::json!({"to": "x"})).expect("target");
+        assert_eq!(rule.targets[0], target);
+        let sub = new_subscription("q");
+        let from_file: Subscription =
+            serde_json::from_value(serde_json::json!({"to": "q"})).expect("sub");
+        assert_eq!(sub, from_file);
+        assert!(sub.max_retries > 0);
+        let long = "x".repeat(64);
+        let mut t = Topology::from_json(&format!(
+            r#"{{"eventyard": 1, "nodes": {{"b": {{"kind": "bus"}}, "{long}": {{"kind": "consumer"}}}}}}"#
+        ))
+        .expect("loads");
+        connect(&mut t, &key("b"), &key(&long)).expect("a long target still gets a rule");
     }
 
     #[test]

@@ -526,20 +526,26 @@ pub struct Document {
     topology: Topology,
     /// Identifies the content: equal ids mean equal topologies (undo restores ids).
     state: u64,
-    next_state: u64,
     saved_state: Option<u64>,
     undo: Vec<Step>,
     redo: Vec<Step>,
 }
 
+/// Content ids are unique across every document of the process, so a view keyed by
+/// the id notices when one document replaces another (open, restore, new).
+fn fresh_state() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Document {
     /// A document holding `topology`, considered saved (it came from a file) or not.
     pub fn new(topology: Topology, saved: bool) -> Document {
+        let state = fresh_state();
         Document {
             topology,
-            state: 1,
-            next_state: 2,
-            saved_state: saved.then_some(1),
+            state,
+            saved_state: saved.then_some(state),
             undo: Vec::new(),
             redo: Vec::new(),
         }
@@ -589,8 +595,7 @@ impl Document {
             }
         }
         self.redo.clear();
-        self.state = self.next_state;
-        self.next_state += 1;
+        self.state = fresh_state();
         Ok(())
     }
 

@@ -33,6 +33,9 @@ pub fn data_dir() -> PathBuf {
 /// Writes `text` to `path` atomically: a temporary file beside it, flushed to disk, then
 /// renamed over the target. A crash leaves either the old file or the new one, never half.
 pub fn save_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    // Save through a symbolic link to the file it points at, keeping the link.
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -47,6 +50,10 @@ pub fn save_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
+        // The new file keeps the old one's permissions.
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -89,12 +96,19 @@ impl Settings {
         dir.join("settings.json")
     }
 
-    /// The saved settings, or defaults when there are none (or they are unreadable).
+    /// The saved settings, or defaults when there are none (or they are unreadable); a
+    /// UI scale outside 50–300 % is brought back into it.
     pub fn load(dir: &Path) -> Settings {
-        std::fs::read_to_string(Self::path(dir))
+        let mut settings: Settings = std::fs::read_to_string(Self::path(dir))
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        settings.scale = if settings.scale.is_finite() {
+            settings.scale.clamp(0.5, 3.0)
+        } else {
+            1.0
+        };
+        settings
     }
 
     /// Saves the settings (atomically).
@@ -301,6 +315,27 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).expect("reads"), "new");
         let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("lists").collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn saving_keeps_permissions_and_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("perm");
+        let real = dir.join("real.json");
+        save_atomic(&real, "one").expect("writes");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        save_atomic(&link, "two").expect("writes through the link");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).expect("reads"), "two");
+        let mode = std::fs::metadata(&real).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 
     #[test]

@@ -27,19 +27,22 @@ pub fn item(
 ) -> Vec<Command> {
     buffers.inspect(key.as_str());
     let mut out = Vec::new();
+    // A rename goes last: an edit made in the same frame (the click that ends the name
+    // field's focus) still names the item by its old name.
+    let mut rename = Vec::new();
     match key.split() {
         Some((owner, name)) => match topology.nodes.get(owner) {
             Some(Node::Bus(bus)) => {
                 if let Some(rule) = bus.rules.get(name) {
                     header(ui, ItemKind::Rule, key);
-                    rename_row(ui, buffers, key, name, &mut out);
+                    rename_row(ui, buffers, key, name, &mut rename);
                     rule_form(ui, topology, owner, name, rule, buffers, &mut out);
                 }
             }
             Some(Node::Topic(topic)) => {
                 if let Some(sub) = topic.subscriptions.get(name) {
                     header(ui, ItemKind::Subscription, key);
-                    rename_row(ui, buffers, key, name, &mut out);
+                    rename_row(ui, buffers, key, name, &mut rename);
                     subscription_form(ui, topology, owner, name, sub, buffers, &mut out);
                 }
             }
@@ -48,7 +51,7 @@ pub fn item(
         None => {
             if let Some(node) = topology.nodes.get(key.as_str()) {
                 header(ui, ItemKind::of_node(node.kind()), key);
-                rename_row(ui, buffers, key, key.as_str(), &mut out);
+                rename_row(ui, buffers, key, key.as_str(), &mut rename);
                 let mut edited = node.clone();
                 node_form(ui, topology, key.as_str(), &mut edited, buffers);
                 if &edited != node {
@@ -60,6 +63,7 @@ pub fn item(
             }
         }
     }
+    out.extend(rename);
     out
 }
 
@@ -229,7 +233,7 @@ fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffer
             choose(ui, "to", &mut p.to, &ids_of(topology, &[ItemKind::Bus, ItemKind::Topic, ItemKind::Queue]));
             ui.end_row();
             ui.label("Rate (events/s)");
-            ui.add(DragValue::new(&mut p.rate).range(0.0..=1_000_000.0).speed(1.0));
+            ui.add(number(&mut p.rate).range(0.0..=crate::model::compile::MAX_RATE).speed(1.0));
             ui.end_row();
             ui.label("Arrivals");
             egui::ComboBox::from_id_salt("arrivals")
@@ -252,9 +256,11 @@ fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffer
             ui.label(format!("{} (select a rule box to edit it)", b.rules.len()));
             ui.end_row();
             ui.label("Policy: allow");
-            let mut text = b.policy.as_ref().map(|p| p.allow.join(", ")).unwrap_or_default();
+            let text = buffers.text("policy-allow", || {
+                b.policy.as_ref().map(|p| p.allow.join(", ")).unwrap_or_default()
+            });
             if ui
-                .text_edit_singleline(&mut text)
+                .text_edit_singleline(text)
                 .on_hover_text("producers, buses or 12-digit accounts allowed to put events, comma-separated; empty: the bus's own account only")
                 .changed()
             {
@@ -293,7 +299,7 @@ fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffer
             latency_field(ui, buffers, &mut c.latency);
             ui.end_row();
             ui.label("Concurrency");
-            ui.add(DragValue::new(&mut c.concurrency).range(1..=100_000));
+            ui.add(number(&mut c.concurrency).range(1..=u32::MAX));
             ui.end_row();
             ui.label("Error rate");
             ui.add(egui::Slider::new(&mut c.error_rate, 0.0..=1.0).custom_formatter(|v, _| format!("{:.0} %", v * 100.0)));
@@ -311,7 +317,7 @@ fn node_form(ui: &mut Ui, topology: &Topology, id: &str, node: &mut Node, buffer
             optional_dur(ui, buffers, "retention", &mut a.retention);
             ui.end_row();
             ui.label("Max events");
-            ui.add(DragValue::new(&mut a.max_events).range(1..=u64::MAX));
+            ui.add(number(&mut a.max_events).range(1..=u64::MAX));
             ui.end_row();
             placement(ui, &mut a.account, &mut a.region);
         }
@@ -431,6 +437,8 @@ fn rule_form(
     }
     if let Some(i) = remove {
         edited.targets.remove(i);
+        // Text buffers are per target position: the next target moves into this one's.
+        buffers.reset();
     }
     if &edited != rule {
         out.push(Command::SetRule {
@@ -461,7 +469,7 @@ fn target_form(
             choose(ui, &format!("target-to-{i}"), &mut target.to, destinations);
             ui.end_row();
             ui.label("Retry attempts");
-            ui.add(DragValue::new(&mut target.retry.maximum_retry_attempts).range(0..=185));
+            ui.add(number(&mut target.retry.maximum_retry_attempts).range(0..=185));
             ui.end_row();
             ui.label("Max event age");
             dur_field(
@@ -632,7 +640,7 @@ fn subscription_form(
         );
         ui.end_row();
         ui.label("Max retries");
-        ui.add(DragValue::new(&mut edited.max_retries).range(0..=100));
+        ui.add(number(&mut edited.max_retries).range(0..=100_015));
         ui.end_row();
         ui.label("Filter scope");
         egui::ComboBox::from_id_salt("scope")
@@ -789,6 +797,13 @@ fn choose_optional(ui: &mut Ui, salt: &str, value: &mut Option<String>, choices:
         });
 }
 
+/// A number field that never changes a value just by showing it (egui's default clamps
+/// the current value into the range every frame, which would edit a design merely
+/// because it was selected); the range applies to what the person drags or types.
+fn number<N: egui::emath::Numeric>(value: &mut N) -> DragValue<'_> {
+    DragValue::new(value).clamp_existing_to_range(false)
+}
+
 /// A three-line monospace text box as wide as the panel; true when edited.
 fn code_box(ui: &mut Ui, text: &mut String) -> bool {
     ui.add(
@@ -863,7 +878,7 @@ fn optional_count(ui: &mut Ui, value: &mut Option<u64>, unit: &str) {
             *value = on.then_some(1000);
         }
         if let Some(n) = value {
-            ui.add(DragValue::new(n).range(1..=u64::MAX));
+            ui.add(number(n).range(1..=u64::MAX));
             ui.label(unit);
         }
     });
@@ -876,7 +891,7 @@ fn optional_count32(ui: &mut Ui, value: &mut Option<u32>) {
             *value = on.then_some(5);
         }
         if let Some(n) = value {
-            ui.add(DragValue::new(n).range(1..=1000));
+            ui.add(number(n).range(1..=1000));
         }
     });
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, Pos2, RichText, Ui, ViewportCommand, pos2};
 
 use crate::model::{
-    Archive, Bus, Consumer, Node, Position, Producer, Queue, Rule, Subscription, Topic, Topology,
+    Bus, Consumer, Node, Position, Producer, Queue, Rule, Topic, Topology,
     compile::{Problem, Severity},
 };
 
@@ -200,6 +200,8 @@ pub struct EventyardApp {
     canvas: Canvas,
     buffers: Buffers,
     inspected: Option<ItemKey>,
+    /// The projection state the inspector's last edit was made on (its buffers match).
+    inspected_state: Option<u64>,
     settings: Settings,
     data_dir: PathBuf,
     autosave: Option<Autosave>,
@@ -261,6 +263,7 @@ impl EventyardApp {
             canvas,
             buffers: Buffers::default(),
             inspected: None,
+            inspected_state: None,
             settings,
             data_dir,
             autosave,
@@ -337,6 +340,7 @@ impl EventyardApp {
         match files::save_atomic(path, &self.doc.topology().to_json()) {
             Ok(()) => {
                 self.doc.mark_saved();
+                self.doc.seal();
                 self.path = Some(path.to_path_buf());
                 self.settings.remember(path);
                 let _ = self.settings.save(&self.data_dir);
@@ -421,13 +425,26 @@ impl EventyardApp {
 
     /// Restores a leftover autosave (tests call this like the Restore button).
     pub fn restore(&mut self, recovered: Recovered) {
-        let _ = std::fs::remove_file(&recovered.autosave);
         self.replace_document(recovered.topology, recovered.file, false);
+        // This app's own autosave holds the design before the old one is deleted, so a
+        // crash right now loses nothing.
+        let written = self
+            .autosave
+            .as_ref()
+            .is_none_or(|a| a.write(self.path.as_deref(), self.doc.topology()).is_ok());
+        if written {
+            let _ = std::fs::remove_file(&recovered.autosave);
+        }
         self.status = "Restored unsaved changes from the autosave".into();
     }
 
     fn sync_projection(&mut self) {
         if self.projection.state != self.doc.state() {
+            // Text being typed in the inspector follows the document only for the
+            // inspector's own edits; any other change shows the document's values afresh.
+            if self.inspected_state != Some(self.projection.state) {
+                self.buffers.reset();
+            }
             let base = self.path.as_deref().and_then(Path::parent);
             self.projection = Projection::new(&self.doc, base);
             let scene = &self.projection.scene;
@@ -501,10 +518,7 @@ impl EventyardApp {
                     return;
                 };
                 let name = fresh_nested(topology, &bus, "rule");
-                let rule = Rule {
-                    pattern: connect::match_all_pattern(),
-                    ..Rule::default()
-                };
+                let rule = connect::new_rule(connect::match_all_pattern(), &[]);
                 let at = self.place(&ItemKey::nested(&bus, &name), |t| {
                     if let Some(Node::Bus(b)) = t.nodes.get_mut(&bus) {
                         b.rules.insert(name.clone(), Rule::default());
@@ -526,13 +540,13 @@ impl EventyardApp {
                 let at = self.place(&ItemKey::nested(&topic, &name), |t| {
                     if let Some(Node::Topic(x)) = t.nodes.get_mut(&topic) {
                         x.subscriptions
-                            .insert(name.clone(), Subscription::default());
+                            .insert(name.clone(), connect::new_subscription(""));
                     }
                 });
                 Command::AddSubscription {
                     topic,
                     name,
-                    subscription: Subscription::default(),
+                    subscription: connect::new_subscription(""),
                     at,
                 }
             }
@@ -909,6 +923,7 @@ impl EventyardApp {
             .flatten();
         if single != self.inspected {
             self.doc.seal();
+            self.buffers.reset();
             self.inspected = single.clone();
         }
         let commands = egui::ScrollArea::vertical()
@@ -917,11 +932,15 @@ impl EventyardApp {
                 if let Some(edge) = &self.canvas.selected_edge {
                     return inspector::edge(ui, edge);
                 }
-                match &single {
+                // Per-item ids: text fields keep no cursor or undo state across items.
+                let id = single.as_ref().map_or("", |k| k.as_str()).to_string();
+                ui.push_id(id, |ui| match &single {
                     Some(key) => inspector::item(ui, self.doc.topology(), key, &mut self.buffers),
                     None => self.design_info(ui),
-                }
+                })
+                .inner
             });
+        let before = self.doc.state();
         for command in commands.inner {
             let rename = match &command {
                 Command::Rename { key, to } => Some(match key.split() {
@@ -936,6 +955,9 @@ impl EventyardApp {
                 self.canvas.select_only([key.clone()]);
                 self.inspected = Some(key);
             }
+        }
+        if self.doc.state() != before {
+            self.inspected_state = Some(self.projection.state);
         }
     }
 
@@ -963,7 +985,7 @@ impl EventyardApp {
             return;
         };
         let mut keep = true;
-        let mut then: Option<Replace> = None;
+        let mut then: Option<(Replace, bool)> = None;
         let mut restore: Option<Recovered> = None;
         let mut open_path: Option<(bool, PathBuf)> = None;
         let mut modal = modal;
@@ -983,12 +1005,11 @@ impl EventyardApp {
                     ui.horizontal(|ui| {
                         if ui.button("Save first").clicked() {
                             keep = false;
-                            then = Some(what.clone());
+                            then = Some((what.clone(), true));
                         }
                         if ui.button("Discard changes").clicked() {
                             keep = false;
-                            self.doc.mark_saved();
-                            then = Some(what.clone());
+                            then = Some((what.clone(), false));
                         }
                         if ui.button("Cancel").clicked() {
                             keep = false;
@@ -1063,12 +1084,13 @@ impl EventyardApp {
             }
             self.restore(r);
         }
-        if let Some(what) = then {
-            let was_modified = self.doc.is_modified();
-            if was_modified {
+        if let Some((what, save_first)) = then {
+            // Discarding never marks the design saved: if the replacement fails (a recent
+            // file that moved), the edits stay, modified and autosaved.
+            if save_first {
                 self.save();
             }
-            if !self.doc.is_modified() {
+            if !save_first || !self.doc.is_modified() {
                 self.carry_out(what);
             }
         }
@@ -1398,10 +1420,11 @@ fn new_node(kind: ItemKind, topology: &Topology) -> Node {
         ItemKind::Bus => Node::Bus(Bus::default()),
         ItemKind::Topic => Node::Topic(Topic::default()),
         ItemKind::Queue => Node::Queue(Queue::default()),
-        ItemKind::Archive => Node::Archive(Archive {
-            bus: first(crate::model::Kind::Bus),
-            ..Archive::default()
-        }),
+        // As a file with only `bus` written would give it (the default event cap).
+        ItemKind::Archive => Node::Archive(
+            serde_json::from_value(serde_json::json!({"bus": first(crate::model::Kind::Bus)}))
+                .unwrap_or_default(),
+        ),
         ItemKind::Consumer | ItemKind::Rule | ItemKind::Subscription => {
             Node::Consumer(Consumer::default())
         }
