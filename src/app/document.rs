@@ -100,7 +100,9 @@ pub enum Command {
         /// Its new settings.
         subscription: Subscription,
     },
-    /// Renames a node, rule or subscription; every reference follows.
+    /// Renames a node, rule or subscription; every reference in nodes, bus policies and
+    /// the layout follows. Scenario lines are free text and keep the old name: the
+    /// problems list names each line that no longer refers to anything.
     Rename {
         /// What is renamed.
         key: ItemKey,
