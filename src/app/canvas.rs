@@ -11,6 +11,7 @@
 //! gesture or an animation needs one, so an idle window uses no CPU.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use egui::{
@@ -82,7 +83,9 @@ enum Gesture {
 pub struct LabelCache {
     dark: bool,
     atlas: [usize; 2],
-    galleys: HashMap<(String, u8, u32), Arc<Galley>>,
+    /// By (hash of the text, style, rounded size): the text itself is kept to tell
+    /// colliding hashes apart, and looking up needs no allocation.
+    galleys: HashMap<(u64, u8, u32), (String, Arc<Galley>)>,
 }
 
 impl LabelCache {
@@ -98,8 +101,14 @@ impl LabelCache {
         max_width: f32,
     ) -> Arc<Galley> {
         let rounded = ((size * 2.0).round() / 2.0).max(0.5);
-        let key = (text.to_string(), style, rounded.to_bits());
-        if let Some(g) = self.galleys.get(&key) {
+        let key = (
+            rustc_hash::FxBuildHasher.hash_one(text),
+            style,
+            rounded.to_bits(),
+        );
+        if let Some((cached, g)) = self.galleys.get(&key)
+            && cached == text
+        {
             return g.clone();
         }
         let font = FontId::new(rounded, FontFamily::Proportional);
@@ -114,7 +123,7 @@ impl LabelCache {
             overflow_character: Some('…'),
         };
         let galley = ui.fonts_mut(|f| f.layout_job(job));
-        self.galleys.insert(key, galley.clone());
+        self.galleys.insert(key, (text.to_string(), galley.clone()));
         galley
     }
 
@@ -127,6 +136,21 @@ impl LabelCache {
             self.galleys.clear();
         }
     }
+}
+
+/// What one drawing pass needs to know about the scene and the view.
+#[derive(Clone, Copy)]
+struct Layer<'a> {
+    scene: &'a Scene,
+    /// Item i's centre, moving boxes included.
+    place: &'a dyn Fn(usize) -> Pos2,
+    view: View,
+    /// The canvas area (plus a margin) whose boxes are drawn.
+    visible: Rect,
+    dark: bool,
+    selected: &'a [bool],
+    hovered: Option<usize>,
+    overlay: &'a Overlay<'a>,
 }
 
 /// The canvas as last drawn, tessellated: reused while what it shows stays the same.
@@ -389,80 +413,69 @@ impl Canvas {
             .ctx()
             .accesskit_node_builder(response.id, |_| ())
             .is_some();
-        let key = self.picture_key(ui, version, rect, dark, hovered);
-        // Moving the view by scrolling or dragging keeps the picture; other gestures
-        // change it every frame.
-        let cacheable = matches!(self.gesture, Gesture::None | Gesture::Panning);
+        // While boxes are dragged, the picture holds everything else and the moving boxes
+        // (with their arrows) are drawn on top each frame: a drag costs little more than an
+        // idle frame.
+        let moving = matches!(self.gesture, Gesture::Moving { .. });
+        let key = self.picture_key(ui, version, rect, dark, hovered, moving);
         // Background and grid follow the view on every frame (they are cheap); the rest is
         // the picture.
         let mut backdrop = vec![Shape::rect_filled(rect, 0.0, canvas_background(dark))];
         self.draw_grid(&mut backdrop, rect, view, dark);
         painter.extend(backdrop);
+        self.labels
+            .prepare(dark, ui.ctx().fonts(|f| f.font_image_size()));
+        let layer = Layer {
+            scene,
+            place: &place,
+            view,
+            visible,
+            dark,
+            selected: &selected,
+            hovered,
+            overlay,
+        };
         let reused = match &self.picture {
-            Some(p) if cacheable && p.key == key => {
-                p.moved_to(self.pan, ui.ctx().pixels_per_point())
-            }
+            Some(p) if p.key == key => p.moved_to(self.pan, ui.ctx().pixels_per_point()),
             _ => None,
         };
-        if let Some(picture) = reused {
-            painter.add(Shape::mesh(picture.mesh.clone()));
-            self.picture = Some(picture);
-        } else {
-            let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
-            self.draw_groups(ui, &mut shapes, scene, &place, view, dark);
-            let mut complete = self.draw_edges(&mut shapes, scene, &place, view, visible, dark);
-            self.labels
-                .prepare(dark, ui.ctx().fonts(|f| f.font_image_size()));
-            for (i, item) in scene.items.iter().enumerate() {
-                let center = place(i);
-                if !visible.contains(center) {
-                    complete = false;
-                    continue;
-                }
-                let screen = Rect::from_center_size(
-                    view.to_screen(center),
-                    vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
-                );
-                let mark = if overlay.errors.contains(&i) {
-                    Some(Color32::from_rgb(230, 60, 60))
-                } else if overlay.warnings.contains(&i) {
-                    Some(Color32::from_rgb(230, 170, 30))
-                } else {
-                    None
-                };
-                let show_port = selected[i] || hovered == Some(i);
-                self.draw_item(
-                    ui,
-                    &mut shapes,
-                    item.kind,
-                    &item.name,
-                    &item.detail,
-                    screen,
-                    selected[i],
-                    show_port,
-                    mark,
-                    dark,
-                );
-            }
-            if cacheable {
-                // Tessellate once; later frames with the same picture reuse the mesh.
+        let picture = match reused {
+            Some(picture) => picture,
+            None => {
+                // Static part: every box and arrow, or, while moving, those that stay put
+                // (group boxes use the positions before the move).
+                let stays = |i: usize| !moving || !selected[i];
+                let mut shapes = Vec::with_capacity(scene.items.len() * 6 + scene.edges.len() * 2);
+                let unmoved = |i: usize| positions[i];
+                let group_place: &dyn Fn(usize) -> Pos2 = if moving { &unmoved } else { &place };
+                self.draw_groups(ui, &mut shapes, scene, group_place, view, dark);
+                // An arrow stays put when both its ends do.
+                let complete = self.draw_layer(ui, &mut shapes, &layer, &stays, &|e| {
+                    stays(e.from) && stays(e.to)
+                });
                 let hint = self
                     .picture
                     .as_ref()
                     .map_or((0, 0), |p| (p.mesh.vertices.len(), p.mesh.indices.len()));
-                let mesh = Arc::new(tessellate(ui, shapes, hint));
-                painter.add(Shape::mesh(mesh.clone()));
-                self.picture = Some(Picture {
+                // A complete picture may be moved later, so nothing in it is culled; an
+                // incomplete one is drawn afresh on any move, so shapes off the canvas go.
+                let clip = if complete { Rect::EVERYTHING } else { rect };
+                Picture {
                     key,
                     pan: self.pan,
                     complete,
-                    mesh,
-                });
-            } else {
-                // Mid-gesture the picture changes every frame: paint the shapes directly.
-                // The cached picture stays valid for its own key.
-                painter.extend(shapes);
+                    mesh: Arc::new(tessellate(ui, shapes, clip, hint)),
+                }
             }
+        };
+        painter.add(Shape::mesh(picture.mesh.clone()));
+        self.picture = Some(picture);
+        if moving {
+            let mut shapes = Vec::new();
+            self.draw_layer(ui, &mut shapes, &layer, &|i| selected[i], &|e| {
+                selected[e.from] || selected[e.to]
+            });
+            painter.extend(shapes);
         }
         if a11y {
             for (i, item) in scene.items.iter().enumerate() {
@@ -504,6 +517,54 @@ impl Canvas {
         (response, actions)
     }
 
+    /// Draws the boxes for which `include` holds, and the arrows for which
+    /// `include_edge` holds; false when some were left out for being off screen.
+    fn draw_layer(
+        &mut self,
+        ui: &Ui,
+        shapes: &mut Vec<Shape>,
+        layer: &Layer<'_>,
+        include: &dyn Fn(usize) -> bool,
+        include_edge: &dyn Fn(&crate::app::scene::Edge) -> bool,
+    ) -> bool {
+        let mut complete = self.draw_edges(shapes, layer, include_edge);
+        for (i, item) in layer.scene.items.iter().enumerate() {
+            if !include(i) {
+                continue;
+            }
+            let center = (layer.place)(i);
+            if !layer.visible.contains(center) {
+                complete = false;
+                continue;
+            }
+            let screen = Rect::from_center_size(
+                layer.view.to_screen(center),
+                vec2(ITEM_SIZE.0, ITEM_SIZE.1) * self.zoom,
+            );
+            let mark = if layer.overlay.errors.contains(&i) {
+                Some(Color32::from_rgb(230, 60, 60))
+            } else if layer.overlay.warnings.contains(&i) {
+                Some(Color32::from_rgb(230, 170, 30))
+            } else {
+                None
+            };
+            let show_port = layer.selected[i] || layer.hovered == Some(i);
+            self.draw_item(
+                ui,
+                shapes,
+                item.kind,
+                &item.name,
+                &item.detail,
+                screen,
+                layer.selected[i],
+                show_port,
+                mark,
+                layer.dark,
+            );
+        }
+        complete
+    }
+
     /// Everything the picture depends on besides the document and the pan.
     fn picture_key(
         &self,
@@ -512,16 +573,17 @@ impl Canvas {
         rect: Rect,
         dark: bool,
         hovered: Option<usize>,
+        moving: bool,
     ) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = rustc_hash::FxHasher::default();
         version.hash(&mut h);
         for f in [self.zoom, rect.min.x, rect.min.y, rect.max.x, rect.max.y] {
             f.to_bits().hash(&mut h);
         }
         ui.ctx().pixels_per_point().to_bits().hash(&mut h);
         ui.ctx().fonts(|f| f.font_image_size()).hash(&mut h);
-        (dark, hovered, &self.selection, &self.selected_edge).hash(&mut h);
+        (dark, hovered, moving, &self.selection, &self.selected_edge).hash(&mut h);
         h.finish()
     }
 
@@ -827,23 +889,29 @@ impl Canvas {
         }
     }
 
-    /// Draws the arrows in view; false when some were left out for being off screen.
+    /// Draws the arrows in view for which `include` holds; false when some were left
+    /// out for being off screen.
     fn draw_edges(
         &self,
         shapes: &mut Vec<Shape>,
-        scene: &Scene,
-        place: &dyn Fn(usize) -> Pos2,
-        view: View,
-        visible: Rect,
-        dark: bool,
+        layer: &Layer<'_>,
+        include: &dyn Fn(&crate::app::scene::Edge) -> bool,
     ) -> bool {
+        let Layer {
+            scene,
+            place,
+            view,
+            visible,
+            dark,
+            ..
+        } = *layer;
         let normal = if dark {
             Color32::from_gray(150)
         } else {
             Color32::from_gray(95)
         };
         let mut complete = true;
-        for edge in &scene.edges {
+        for edge in scene.edges.iter().filter(|e| include(e)) {
             let (a, b) = (place(edge.from), place(edge.to));
             if !visible.contains(a)
                 && !visible.contains(b)
@@ -1123,18 +1191,16 @@ fn decorate(out: &mut Vec<Shape>, kind: ItemKind, rect: Rect, z: f32, accent: Co
     }
 }
 
-/// Tessellates the canvas's shapes into one mesh, as egui would at the end of the frame;
-/// `hint` is the previous mesh's size, so the buffers do not grow by copying.
-fn tessellate(ui: &Ui, shapes: Vec<Shape>, hint: (usize, usize)) -> egui::epaint::Mesh {
+/// Tessellates the canvas's shapes into one mesh, as egui would at the end of the frame,
+/// leaving out shapes outside `clip`; `hint` is the previous mesh's size, so the buffers
+/// do not grow by copying.
+fn tessellate(ui: &Ui, shapes: Vec<Shape>, clip: Rect, hint: (usize, usize)) -> egui::epaint::Mesh {
     let ctx = ui.ctx();
     let options = ctx.tessellation_options(|o| *o);
     let atlas = ctx.fonts(|f| f.font_image_size());
     let mut tessellator =
         egui::epaint::Tessellator::new(ctx.pixels_per_point(), options, atlas, Vec::new());
-    // No culling here: the picture may be moved later, and what is off screen is already
-    // left out by the canvas (which then marks the picture as not movable). The painter
-    // clips to the canvas when it is drawn.
-    tessellator.set_clip_rect(Rect::EVERYTHING);
+    tessellator.set_clip_rect(clip);
     let mut mesh = egui::epaint::Mesh::default();
     mesh.vertices.reserve(hint.0 + hint.0 / 8);
     mesh.indices.reserve(hint.1 + hint.1 / 8);
