@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
 
-use egui::{Color32, Key, KeyboardShortcut, Modifiers, Pos2, RichText, Ui, ViewportCommand, pos2};
+use egui::{Key, KeyboardShortcut, Modifiers, Pos2, RichText, Ui, ViewportCommand, pos2};
 
 use crate::model::{
     Bus, Consumer, Node, Position, Producer, Queue, Rule, Topic, Topology,
@@ -170,24 +170,27 @@ impl Projection {
 }
 
 /// The box a problem is about: a rule or subscription when its path names one, else the node.
+/// Ids and names may contain dots, so the longest prefix that names a box wins.
 fn problem_item(scene: &Scene, problem: &Problem) -> Option<usize> {
     let rest = problem.path.strip_prefix("nodes.")?;
-    let mut parts = rest.split('.');
-    let first = parts.next()?;
-    // Node ids may contain dots: find the longest prefix that is a node.
     let segments: Vec<&str> = rest.split('.').collect();
-    let _ = first;
     for n in (1..=segments.len()).rev() {
         let id = segments[..n].join(".");
-        if let Some(i) = scene.find(&ItemKey::node(&id)) {
-            let nested = match (segments.get(n), segments.get(n + 1)) {
-                (Some(&("rules" | "subscriptions")), Some(name)) => {
-                    scene.find(&ItemKey::nested(&id, name))
+        let Some(node) = scene.find(&ItemKey::node(&id)) else {
+            continue;
+        };
+        if let Some(&("rules" | "subscriptions")) = segments.get(n) {
+            let names = &segments[n + 1..];
+            for m in (1..=names.len()).rev() {
+                // `to-billing.targets[0]` ends the name at the first segment with a `[`.
+                let name = names[..m].join(".");
+                let name = name.split('[').next().unwrap_or_default();
+                if let Some(i) = scene.find(&ItemKey::nested(&id, name)) {
+                    return Some(i);
                 }
-                _ => None,
-            };
-            return Some(nested.unwrap_or(i));
+            }
         }
+        return Some(node);
     }
     None
 }
@@ -1076,12 +1079,7 @@ impl EventyardApp {
             self.modal = Some(modal);
         }
         if let Some(r) = restore {
-            for other in match &self.modal {
-                Some(Modal::Restore(rest)) => rest.clone(),
-                _ => Vec::new(),
-            } {
-                let _ = other;
-            }
+            // Other leftovers stay on disk and are offered again at the next start.
             self.restore(r);
         }
         if let Some((what, save_first)) = then {
@@ -1465,7 +1463,39 @@ pub fn run(options: Options) -> ExitCode {
     }
 }
 
-#[allow(dead_code)]
-fn unused_color() -> Color32 {
-    Color32::TRANSPARENT
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(path: &str) -> Problem {
+        Problem {
+            severity: Severity::Error,
+            path: path.to_string(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn problems_point_at_the_deepest_box_their_path_names() {
+        let t = Topology::from_json(
+            r#"{"eventyard": 1, "nodes": {
+                "orders.v2": {"kind": "bus", "rules": {"r.1": {"pattern": {}, "targets": [{"to": "x"}]}}},
+                "orders": {"kind": "bus"}
+            }}"#,
+        )
+        .expect("loads");
+        let scene = Scene::new(&t);
+        let key = |i: Option<usize>| i.map(|i| scene.items[i].key.0.clone());
+        let at = |path: &str| key(problem_item(&scene, &problem(path)));
+        assert_eq!(
+            at("nodes.orders.v2.rules.r.1.targets[0].to"),
+            Some("orders.v2/r.1".into())
+        );
+        assert_eq!(
+            at("nodes.orders.v2.rules.gone.pattern"),
+            Some("orders.v2".into())
+        );
+        assert_eq!(at("nodes.orders.policy"), Some("orders".into()));
+        assert_eq!(at("scenarios.drill.actions[0]"), None);
+    }
 }
