@@ -187,6 +187,20 @@ fn undo_in_the_middle_of_a_connection_drag_is_safe() {
 }
 
 #[test]
+fn arrow_keys_nudge_the_selection() {
+    let data = temp_dir("nudge");
+    let mut h = harness(app_in(&data, None));
+    click_canvas_item(&mut h, "consumer billing");
+    let before = h.state().document().topology().layout["billing"];
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowDown);
+    h.run_steps(2);
+    let after = h.state().document().topology().layout["billing"];
+    assert_eq!((after.x - before.x, after.y - before.y), (10.0, 50.0));
+}
+
+#[test]
 fn selecting_items_changes_nothing() {
     let data = temp_dir("select");
     let mut h = harness(app_in(&data, None));

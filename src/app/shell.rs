@@ -53,7 +53,7 @@ const SELECT_ALL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, K
 const LAYOUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 
 /// Every shortcut, for the help overlay (F1).
-pub const SHORTCUTS: [(&str, &str); 18] = [
+pub const SHORTCUTS: [(&str, &str); 19] = [
     ("Ctrl+N", "New design"),
     ("Ctrl+O", "Open a file"),
     ("Ctrl+S", "Save"),
@@ -64,6 +64,7 @@ pub const SHORTCUTS: [(&str, &str); 18] = [
     ("Ctrl+A", "Select everything"),
     ("Ctrl+L", "Automatic layout"),
     ("F", "Fit the design to the view"),
+    ("Arrow keys (Shift: ×5)", "Nudge the selection by 10 points"),
     ("Esc", "Clear the selection / close a dialog"),
     ("Drag a box", "Move it (and the rest of the selection)"),
     (
@@ -662,10 +663,48 @@ impl EventyardApp {
         if key(Key::F) {
             self.canvas.fit_pending = true;
         }
+        self.nudge(ui);
         if key(Key::Escape) {
             self.canvas.select_only([]);
             self.help_open = false;
         }
+    }
+
+    /// Arrow keys move the selected boxes by 10 canvas points (50 with Shift).
+    fn nudge(&mut self, ui: &Ui) {
+        if self.canvas.selection.is_empty() {
+            return;
+        }
+        let mut delta = egui::Vec2::ZERO;
+        for (k, d) in [
+            (Key::ArrowLeft, egui::vec2(-1.0, 0.0)),
+            (Key::ArrowRight, egui::vec2(1.0, 0.0)),
+            (Key::ArrowUp, egui::vec2(0.0, -1.0)),
+            (Key::ArrowDown, egui::vec2(0.0, 1.0)),
+        ] {
+            // Shift first: a plain-key match ignores an extra Shift.
+            let (shifted, plain) = ui.ctx().input_mut(|i| {
+                let shifted = i.consume_key(Modifiers::SHIFT, k);
+                (shifted, i.consume_key(Modifiers::NONE, k))
+            });
+            delta += d * (if plain { 10.0 } else { 0.0 } + if shifted { 50.0 } else { 0.0 });
+        }
+        if delta == egui::Vec2::ZERO {
+            return;
+        }
+        let moves = self
+            .projection
+            .scene
+            .items
+            .iter()
+            .zip(&self.projection.positions)
+            .filter(|(item, _)| self.canvas.selection.contains(&item.key))
+            .map(|(item, p)| {
+                let p = *p + delta;
+                (item.key.clone(), Position { x: p.x, y: p.y })
+            })
+            .collect();
+        self.execute(Command::Move(moves));
     }
 
     fn save(&mut self) {
