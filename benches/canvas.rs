@@ -7,6 +7,8 @@
 //!
 //! Cases per size:
 //! - `steady`: a frame where nothing changes (hover, a repaint from a timer).
+//! - `steady_inspecting`: the same with a producer in the inspector (its templates'
+//!   check compiles the design; the result is kept per document state).
 //! - `drag`: a box dragged with the mouse: the canvas is drawn again every frame.
 //! - `pan`: the view moves every frame (scroll or drag on empty space): the finished
 //!   picture is moved, or drawn again when parts of it were off screen.
@@ -170,6 +172,16 @@ fn bench(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(6));
         }
         group.bench_function("steady", |b| b.iter(|| frame(&ctx, &mut app, size)));
+        group.bench_function("steady_inspecting", |b| {
+            // A producer in the inspector: its templates are checked by compiling the
+            // whole design, once per document state.
+            app.canvas_mut()
+                .select_only([eventyard::app::scene::ItemKey::node("p-0")]);
+            frame(&ctx, &mut app, size);
+            b.iter(|| frame(&ctx, &mut app, size));
+            app.canvas_mut().select_only([]);
+            frame(&ctx, &mut app, size);
+        });
         group.bench_function("drag", |b| {
             // A box dragged with the mouse: the picture changes every frame.
             let key = eventyard::app::scene::ItemKey::node("bus-0");

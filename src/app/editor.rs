@@ -17,6 +17,10 @@ pub struct Buffers {
     owner: String,
     texts: HashMap<String, String>,
     samples: HashMap<String, Vec<(String, String)>>,
+    /// Results of checks that compile the whole design, by what was checked; valid for
+    /// one document state (`generation`).
+    checks: HashMap<String, Result<(), String>>,
+    generation: u64,
 }
 
 impl Buffers {
@@ -26,6 +30,7 @@ impl Buffers {
             self.owner = owner.to_string();
             self.texts.clear();
             self.samples.clear();
+            self.checks.clear();
         }
     }
 
@@ -45,6 +50,27 @@ impl Buffers {
     /// Forgets every buffer (after undo/redo the document's values are shown again).
     pub fn reset(&mut self) {
         self.texts.clear();
+        self.checks.clear();
+    }
+
+    /// Tells the buffers which document state is shown; remembered checks are dropped
+    /// when it changes.
+    pub fn set_generation(&mut self, state: u64) {
+        if self.generation != state {
+            self.generation = state;
+            self.checks.clear();
+        }
+    }
+
+    /// The result of `check` for `what` (a key naming the field and its content),
+    /// computed once per document state: checks that compile the whole design would
+    /// otherwise run on every frame while a field is shown.
+    pub fn checked(
+        &mut self,
+        what: String,
+        check: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.checks.entry(what).or_insert_with(check).clone()
     }
 
     /// The buffer for `field`, starting from `initial`.
@@ -126,7 +152,8 @@ pub fn json_field(
 ) -> Option<Value> {
     let text = buffers.text(field, || pretty(current));
     json_text_edit(ui, field, text, rows);
-    let parsed = serde_json::from_str::<Value>(text);
+    let text = text.clone();
+    let parsed = serde_json::from_str::<Value>(&text);
     match &parsed {
         Err(e) => {
             ui.label(
@@ -138,7 +165,7 @@ pub fn json_field(
                 .color(ui.visuals().error_fg_color),
             );
         }
-        Ok(value) => match validate(value) {
+        Ok(value) => match buffers.checked(format!("{field}\u{0}{text}"), || validate(value)) {
             Ok(()) => {
                 ui.label(RichText::new("✔ valid").color(ok_color(ui)));
             }

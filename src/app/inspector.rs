@@ -153,13 +153,17 @@ fn scenario_form(
     }
     let prefix = format!("scenarios.{name}");
     let candidate = edited.clone();
-    match first_error_under(
-        topology,
-        |t| {
-            t.scenarios.insert(name.to_string(), candidate);
-        },
-        &prefix,
-    ) {
+    let what = format!("{prefix}\u{0}{candidate:?}");
+    let verdict = buffers.checked(what, || {
+        first_error_under(
+            topology,
+            |t| {
+                t.scenarios.insert(name.to_string(), candidate);
+            },
+            &prefix,
+        )
+    });
+    match verdict {
         Ok(()) => {
             ui.label(RichText::new("✔ valid").color(editor::ok_color(ui)));
         }
@@ -553,7 +557,8 @@ fn target_input(
             if ui.text_edit_singleline(&mut path).changed() {
                 target.input_path = Some(path);
             }
-            if let Err(e) = check(target) {
+            let what = format!("target-{i}\u{0}{target:?}");
+            if let Err(e) = buffers.checked(what, || check(target)) {
                 ui.colored_label(ui.visuals().error_fg_color, format!("✘ {e}"));
             }
         }
@@ -580,7 +585,8 @@ fn target_input(
             if code_box(ui, text) {
                 transformer.input_template = text.clone();
             }
-            match check(target) {
+            let what = format!("target-{i}\u{0}{target:?}");
+            match buffers.checked(what, || check(target)) {
                 Ok(()) => {
                     ui.label(RichText::new("✔ valid").color(editor::ok_color(ui)));
                 }

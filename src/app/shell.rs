@@ -968,6 +968,7 @@ impl EventyardApp {
             self.buffers.reset();
             self.inspected = single.clone();
         }
+        self.buffers.set_generation(self.doc.state());
         let commands = egui::ScrollArea::vertical()
             .id_salt("inspector")
             .show(ui, |ui| {
