@@ -75,6 +75,16 @@ pub fn plan(topology: &Topology, from: &ItemKey, to: &ItemKey) -> Result<Connect
     Ok(connection)
 }
 
+/// [`plan`] without compiling: only the kinds and counts are judged (fast enough to
+/// ask for every box of a large design).
+pub fn plan_by_kind(
+    topology: &Topology,
+    from: &ItemKey,
+    to: &ItemKey,
+) -> Result<Connection, String> {
+    kind_rule(topology, from, to)
+}
+
 /// Connects `from` → `to` in `topology` (after [`plan`] allowed it).
 pub fn connect(topology: &mut Topology, from: &ItemKey, to: &ItemKey) -> Result<(), String> {
     let connection = plan(topology, from, to)?;

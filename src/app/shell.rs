@@ -1187,8 +1187,13 @@ impl EventyardApp {
 
     fn show_canvas(&mut self, ui: &mut Ui) {
         let doc = &self.doc;
-        let mut check = |from: &ItemKey, to: &ItemKey| -> Result<String, String> {
-            connect::plan(doc.topology(), from, to).map(|c| c.describe())
+        let mut check = |from: &ItemKey, to: &ItemKey, thorough: bool| -> Result<String, String> {
+            let verdict = if thorough {
+                connect::plan(doc.topology(), from, to)
+            } else {
+                connect::plan_by_kind(doc.topology(), from, to)
+            };
+            verdict.map(|c| c.describe())
         };
         let scene = &self.projection.scene;
         let tooltip = |i: usize| super::scene::summary(doc.topology(), &scene.items[i].key);
