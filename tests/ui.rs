@@ -18,6 +18,29 @@ use eventyard::model::{Node, Topology};
 /// display number, and two picking at once can collide.
 static XVFB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The X-server tests' turn, when `tools` are installed. Without them the test fails,
+/// unless `EVENTYARD_SKIP_XVFB` is set (then it is skipped: `None`).
+fn x_server_turn(tools: &[&str]) -> Option<std::sync::MutexGuard<'static, ()>> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            std::process::Command::new(tool)
+                .arg("--help")
+                .output()
+                .is_err()
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("EVENTYARD_SKIP_XVFB").is_some(),
+            "{missing:?} missing: scripts/test.sh installs them, or set EVENTYARD_SKIP_XVFB=1"
+        );
+        return None;
+    }
+    Some(XVFB.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eventyard-ui-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -62,6 +85,38 @@ fn drag(h: &mut Harness<'_, EventyardApp>, from: Pos2, to: Pos2) {
     h.run_steps(2);
 }
 
+/// The app on the bundled e-commerce example, with its own data directory.
+fn started<'a>(name: &str) -> Harness<'a, EventyardApp> {
+    harness(app_in(&temp_dir(name), None))
+}
+
+/// The e-commerce example's `orders` bus as the document now has it.
+fn orders_bus(h: &Harness<'_, EventyardApp>) -> eventyard::model::Bus {
+    match h.state().document().topology().nodes.get("orders") {
+        Some(Node::Bus(bus)) => bus.clone(),
+        other => panic!("orders is a bus, not {other:?}"),
+    }
+}
+
+/// Where an arrow from `from` starts (its handle) and where the box `to` is, on screen.
+fn arrow_ends(h: &Harness<'_, EventyardApp>, from: &str, to: &str) -> (Pos2, Pos2) {
+    let state = h.state();
+    let start = state
+        .port_pos(&ItemKey::node(from))
+        .expect("start box on the canvas");
+    let end = state
+        .screen_pos(&ItemKey::node(to))
+        .expect("end box on the canvas");
+    (start, end)
+}
+
+/// Adds a consumer from the palette; returns the ends of an arrow from `orders` to it.
+fn add_consumer_and_find_ends(h: &mut Harness<'_, EventyardApp>) -> (Pos2, Pos2) {
+    h.get_by_label_contains("  Consumer").click();
+    h.run_steps(2);
+    arrow_ends(h, "orders", "consumer")
+}
+
 /// Fits the design to the view (F), then clicks the box with this label.
 fn click_canvas_item(h: &mut Harness<'_, EventyardApp>, label: &str) {
     h.key_press(Key::F);
@@ -72,8 +127,7 @@ fn click_canvas_item(h: &mut Harness<'_, EventyardApp>, label: &str) {
 
 #[test]
 fn every_kind_can_be_added_from_the_palette() {
-    let data = temp_dir("add");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("add");
     let before = node_count(&h);
     for label in [
         "Producer",
@@ -91,9 +145,7 @@ fn every_kind_can_be_added_from_the_palette() {
     click_canvas_item(&mut h, "event bus orders");
     h.get_by_label_contains("  Rule").click();
     h.run_steps(2);
-    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
-        panic!("orders is a bus")
-    };
+    let bus = orders_bus(&h);
     assert!(bus.rules.contains_key("rule"), "{:?}", bus.rules.keys());
     click_canvas_item(&mut h, "topic notifications");
     h.get_by_label_contains("  Subscription").click();
@@ -110,8 +162,7 @@ fn every_kind_can_be_added_from_the_palette() {
 
 #[test]
 fn a_rule_without_a_selected_bus_is_refused_with_a_reason() {
-    let data = temp_dir("rule-refused");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("rule-refused");
     h.get_by_label_contains("  Rule").click();
     h.run_steps(2);
     assert!(
@@ -123,22 +174,10 @@ fn a_rule_without_a_selected_bus_is_refused_with_a_reason() {
 
 #[test]
 fn dragging_from_a_bus_to_a_consumer_makes_a_rule() {
-    let data = temp_dir("connect");
-    let mut h = harness(app_in(&data, None));
-    h.get_by_label_contains("  Consumer").click();
-    h.run_steps(2);
-    let from = h
-        .state()
-        .port_pos(&ItemKey::node("orders"))
-        .expect("orders on canvas");
-    let to = h
-        .state()
-        .screen_pos(&ItemKey::node("consumer"))
-        .expect("new consumer on canvas");
+    let mut h = started("connect");
+    let (from, to) = add_consumer_and_find_ends(&mut h);
     drag(&mut h, from, to);
-    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
-        panic!("orders is a bus")
-    };
+    let bus = orders_bus(&h);
     let rule = bus
         .rules
         .get("to-consumer")
@@ -152,18 +191,8 @@ fn dragging_from_a_bus_to_a_consumer_makes_a_rule() {
 
 #[test]
 fn undo_in_the_middle_of_a_connection_drag_is_safe() {
-    let data = temp_dir("undo-drag");
-    let mut h = harness(app_in(&data, None));
-    h.get_by_label_contains("  Consumer").click();
-    h.run_steps(2);
-    let from = h
-        .state()
-        .port_pos(&ItemKey::node("orders"))
-        .expect("orders");
-    let to = h
-        .state()
-        .screen_pos(&ItemKey::node("consumer"))
-        .expect("consumer");
+    let mut h = started("undo-drag");
+    let (from, to) = add_consumer_and_find_ends(&mut h);
     h.hover_at(from);
     h.step();
     h.drag_at(from);
@@ -188,8 +217,7 @@ fn undo_in_the_middle_of_a_connection_drag_is_safe() {
 
 #[test]
 fn arrow_keys_nudge_the_selection() {
-    let data = temp_dir("nudge");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("nudge");
     click_canvas_item(&mut h, "consumer billing");
     let before = h.state().document().topology().layout["billing"];
     h.key_press(Key::ArrowRight);
@@ -202,8 +230,7 @@ fn arrow_keys_nudge_the_selection() {
 
 #[test]
 fn selecting_items_changes_nothing() {
-    let data = temp_dir("select");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("select");
     for label in [
         "subscription notifications/email",
         "subscription notifications/sms-gold",
@@ -227,17 +254,9 @@ fn selecting_items_changes_nothing() {
 
 #[test]
 fn a_connection_the_model_forbids_is_refused_and_changes_nothing() {
-    let data = temp_dir("refuse");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("refuse");
     let before = h.state().document().topology().clone();
-    let from = h
-        .state()
-        .port_pos(&ItemKey::node("billing"))
-        .expect("billing");
-    let to = h
-        .state()
-        .screen_pos(&ItemKey::node("orders"))
-        .expect("orders");
+    let (from, to) = arrow_ends(&h, "billing", "orders");
     drag(&mut h, from, to);
     assert_eq!(h.state().document().topology(), &before);
     let hint = h.state().canvas().hint.clone().unwrap_or_default();
@@ -247,8 +266,7 @@ fn a_connection_the_model_forbids_is_refused_and_changes_nothing() {
 
 #[test]
 fn an_invalid_pattern_shows_its_error_at_its_path() {
-    let data = temp_dir("pattern");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("pattern");
     click_canvas_item(&mut h, "rule orders/to-billing");
     h.get_by_label_contains("Event pattern");
     // The test-event box judges a sample from the upstream producers.
@@ -277,9 +295,7 @@ fn an_invalid_pattern_shows_its_error_at_its_path() {
         .type_text("{");
     h.run_steps(3);
     h.get_by_label_contains("not valid JSON — line");
-    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
-        panic!("orders is a bus")
-    };
+    let bus = orders_bus(&h);
     assert_eq!(
         bus.rules["to-billing"].pattern,
         serde_json::json!({"detail": {"total": [{"numeric": [">", "x"]}]}}),
@@ -289,8 +305,7 @@ fn an_invalid_pattern_shows_its_error_at_its_path() {
 
 #[test]
 fn undo_and_redo_walk_back_and_forth() {
-    let data = temp_dir("undo");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("undo");
     let original = h.state().document().topology().clone();
     h.get_by_label_contains("  Queue").click();
     h.run_steps(2);
@@ -426,8 +441,7 @@ fn clicking_a_problem_selects_its_node() {
 
 #[test]
 fn an_idle_window_asks_for_no_more_frames() {
-    let data = temp_dir("idle");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("idle");
     // `try_run` fails when every frame asks for another: a busy loop burning CPU.
     assert!(h.try_run().is_ok(), "the idle designer keeps repainting");
     h.hover_at(
@@ -440,8 +454,7 @@ fn an_idle_window_asks_for_no_more_frames() {
 
 #[test]
 fn hovering_a_rule_summarises_its_pattern() {
-    let data = temp_dir("hover");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("hover");
     let rule = h
         .state()
         .screen_pos(&ItemKey::nested("orders", "to-billing"))
@@ -454,8 +467,7 @@ fn hovering_a_rule_summarises_its_pattern() {
 
 #[test]
 fn scenarios_are_edited_in_the_design_panel() {
-    let data = temp_dir("scenario");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("scenario");
     let before = h.state().document().topology().scenarios.len();
     h.get_by_label("➕ Add scenario").click();
     h.run_steps(2);
@@ -469,8 +481,7 @@ fn scenarios_are_edited_in_the_design_panel() {
 
 #[test]
 fn a_rule_target_can_receive_a_transformation() {
-    let data = temp_dir("transform");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("transform");
     // A tall window, so the target's settings below the pattern and test boxes are shown.
     h.set_size(vec2(1440.0, 2400.0));
     h.run_steps(2);
@@ -480,9 +491,7 @@ fn a_rule_target_can_receive_a_transformation() {
     h.get_by_label("a transformation (InputTransformer)")
         .click();
     h.run_steps(3);
-    let Some(Node::Bus(bus)) = h.state().document().topology().nodes.get("orders") else {
-        panic!("orders is a bus")
-    };
+    let bus = orders_bus(&h);
     let target = &bus.rules["to-billing"].targets[0];
     assert!(target.input_transformer.is_some(), "{target:?}");
     h.get_by_label_contains("InputTemplate");
@@ -490,8 +499,7 @@ fn a_rule_target_can_receive_a_transformation() {
 
 #[test]
 fn the_help_overlay_lists_the_shortcuts() {
-    let data = temp_dir("help");
-    let mut h = harness(app_in(&data, None));
+    let mut h = started("help");
     h.key_press(Key::F1);
     h.run_steps(2);
     h.get_by_label("Keyboard shortcuts");
@@ -548,18 +556,9 @@ fn snapshot_of_the_ecommerce_canvas_light() {
 /// The real binary, in a real (virtual) X window, takes its own screenshot.
 #[test]
 fn the_binary_renders_a_screenshot_under_xvfb() {
-    if std::process::Command::new("xvfb-run")
-        .arg("--help")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("EVENTYARD_SKIP_XVFB").is_some(),
-            "xvfb-run is missing: install xvfb (scripts/test.sh does) or set EVENTYARD_SKIP_XVFB=1"
-        );
+    let Some(_turn) = x_server_turn(&["xvfb-run"]) else {
         return;
-    }
-    let _turn = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let dir = temp_dir("xvfb");
     let out = dir.join("shot.png");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecommerce.json");
@@ -598,20 +597,9 @@ fn the_binary_renders_a_screenshot_under_xvfb() {
 /// `kill -9`, then the library's scan of the data directory finds the edit.
 #[test]
 fn a_killed_binary_leaves_a_restorable_autosave() {
-    let have = |tool: &str| {
-        std::process::Command::new(tool)
-            .arg("--help")
-            .output()
-            .is_ok()
-    };
-    if !have("xvfb-run") || !have("xdotool") {
-        assert!(
-            std::env::var_os("EVENTYARD_SKIP_XVFB").is_some(),
-            "xvfb-run and xdotool are needed (scripts/test.sh installs them) or set EVENTYARD_SKIP_XVFB=1"
-        );
+    let Some(_turn) = x_server_turn(&["xvfb-run", "xdotool"]) else {
         return;
-    }
-    let _turn = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    };
     let dir = temp_dir("kill");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecommerce.json");
     let script = r#"
