@@ -229,6 +229,42 @@ fn arrow_keys_nudge_the_selection() {
 }
 
 #[test]
+fn copy_paste_and_duplicate_add_renamed_nodes() {
+    let mut h = started("paste");
+    click_canvas_item(&mut h, "consumer billing");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_steps(2);
+    let nodes = &h.state().document().topology().nodes;
+    assert!(nodes.contains_key("billing-copy"), "{:?}", nodes.keys());
+    assert!(
+        h.state()
+            .canvas()
+            .selection
+            .contains(&ItemKey::node("billing-copy"))
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::C);
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::V);
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .document()
+            .topology()
+            .nodes
+            .contains_key("billing-copy-copy")
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert!(
+        !h.state()
+            .document()
+            .topology()
+            .nodes
+            .contains_key("billing-copy-copy")
+    );
+}
+
+#[test]
 fn selecting_items_changes_nothing() {
     let mut h = started("select");
     for label in [

@@ -760,6 +760,12 @@ impl Canvas {
             }
             self.connect_verdict = None;
         }
+        if response.double_clicked()
+            && let Some(p) = pointer
+            && hit(p).is_none()
+        {
+            self.fit_pending = true;
+        }
         if response.clicked()
             && let Some(p) = pointer
         {

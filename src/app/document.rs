@@ -116,6 +116,8 @@ pub enum Command {
         /// Its new content.
         scenario: Option<Scenario>,
     },
+    /// Adds copied nodes (already given unused ids) with their positions.
+    Paste(Clip),
     /// Sets the design's title and description.
     SetInfo {
         /// Title.
@@ -147,6 +149,7 @@ impl Command {
                 scenario: None,
             } => format!("delete scenario {name}"),
             Command::SetScenario { name, .. } => format!("edit scenario {name}"),
+            Command::Paste(clip) => format!("paste {} node(s)", clip.nodes.len()),
             Command::SetInfo { .. } => "edit design info".into(),
         }
     }
@@ -265,6 +268,16 @@ impl Command {
                     t.scenarios.remove(name);
                 }
             },
+            Command::Paste(clip) => {
+                if let Some(id) = clip.nodes.keys().find(|id| t.nodes.contains_key(*id)) {
+                    return Err(format!("a node named `{id}` already exists"));
+                }
+                for id in clip.nodes.keys() {
+                    check_name(id)?;
+                }
+                t.nodes.extend(clip.nodes.clone());
+                t.layout.extend(clip.layout.clone());
+            }
             Command::SetInfo { name, description } => {
                 t.name.clone_from(name);
                 t.description.clone_from(description);
@@ -428,6 +441,73 @@ fn disconnect(
         }
     }
     Ok(())
+}
+
+/// Copied nodes with their positions (their rules and subscriptions travel with them).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Clip {
+    /// The nodes by id.
+    pub nodes: BTreeMap<String, Node>,
+    /// Their boxes' positions (nodes, rules, subscriptions).
+    pub layout: BTreeMap<String, Position>,
+}
+
+impl Clip {
+    /// The top-level nodes among `keys` (a selected rule or subscription copies nothing
+    /// on its own: it lives in its bus or topic).
+    pub fn copy(topology: &Topology, keys: &[ItemKey]) -> Clip {
+        let mut clip = Clip::default();
+        for key in keys.iter().filter(|k| k.split().is_none()) {
+            let id = key.as_str();
+            let Some(node) = topology.nodes.get(id) else {
+                continue;
+            };
+            clip.nodes.insert(id.to_string(), node.clone());
+            let nested = format!("{id}/");
+            for (k, p) in &topology.layout {
+                if k == id || k.starts_with(&nested) {
+                    clip.layout.insert(k.clone(), *p);
+                }
+            }
+        }
+        clip
+    }
+
+    /// The same clip with every box moved by `offset`.
+    pub fn shifted(mut self, offset: Position) -> Clip {
+        for p in self.layout.values_mut() {
+            p.x += offset.x;
+            p.y += offset.y;
+        }
+        self
+    }
+
+    /// This clip ready to paste into `topology`: every node gets an unused id
+    /// (`name-copy`, `name-copy-2`, ...), references between the copied nodes follow
+    /// the new ids (references to other nodes stay), and boxes move by `offset`.
+    pub fn pasted_into(&self, topology: &Topology, offset: Position) -> Result<Clip, String> {
+        let mut scratch = Topology {
+            nodes: self.nodes.clone(),
+            layout: self.layout.clone(),
+            ..Topology::default()
+        };
+        let mut taken: std::collections::BTreeSet<String> =
+            topology.nodes.keys().cloned().collect();
+        taken.extend(self.nodes.keys().cloned());
+        for id in self.nodes.keys() {
+            let base: String = format!("{id}-copy").chars().take(58).collect();
+            let taken_refs: std::collections::BTreeSet<&str> =
+                taken.iter().map(String::as_str).collect();
+            let fresh = super::connect::fresh_name(&base, &taken_refs);
+            rename(&mut scratch, &ItemKey::node(id), &fresh)?;
+            taken.insert(fresh);
+        }
+        Ok(Clip {
+            nodes: scratch.nodes,
+            layout: scratch.layout,
+        }
+        .shifted(offset))
+    }
 }
 
 fn rename(t: &mut Topology, key: &ItemKey, to: &str) -> Result<(), String> {
@@ -761,6 +841,47 @@ mod tests {
         assert!(!t.to_json().contains("\"billing\""));
         assert!(d.undo());
         assert!(d.topology().nodes.contains_key("billing"));
+    }
+
+    #[test]
+    fn pasted_nodes_get_new_ids_and_keep_their_links() {
+        let mut d = ecommerce();
+        let keys = [
+            ItemKey::node("warehouse-queue"),
+            ItemKey::node("warehouse"),
+            ItemKey::nested("orders", "to-billing"),
+        ];
+        let clip = Clip::copy(d.topology(), &keys);
+        assert_eq!(clip.nodes.len(), 2, "the rule travels only with its bus");
+        let pasted = clip
+            .pasted_into(d.topology(), Position { x: 30.0, y: 30.0 })
+            .expect("pastes");
+        assert!(pasted.nodes.contains_key("warehouse-queue-copy"));
+        let Some(Node::Queue(q)) = pasted.nodes.get("warehouse-queue-copy") else {
+            panic!("the queue is copied")
+        };
+        assert_eq!(
+            q.consumers,
+            vec!["warehouse-copy".to_string()],
+            "links inside the copy follow"
+        );
+        assert_eq!(
+            q.dlq.as_deref(),
+            Some("warehouse-dlq"),
+            "links outside stay"
+        );
+        let before = d.topology().layout["warehouse"];
+        assert_eq!(pasted.layout["warehouse-copy"].x, before.x + 30.0);
+        d.execute(Command::Paste(pasted.clone())).expect("adds");
+        assert!(crate::model::compile(d.topology(), None).is_ok());
+        let again = clip
+            .pasted_into(d.topology(), Position::default())
+            .expect("pastes again");
+        assert!(again.nodes.contains_key("warehouse-queue-copy-2"));
+        assert!(
+            d.execute(Command::Paste(pasted)).is_err(),
+            "ids already taken"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::model::{
 use super::EXAMPLES;
 use super::canvas::{Canvas, CanvasAction, Overlay, kind_color, kind_icon};
 use super::connect;
-use super::document::{Command, Document};
+use super::document::{self, Command, Document};
 use super::editor::Buffers;
 use super::files::{self, Autosave, Recovered, Settings};
 use super::inspector;
@@ -51,9 +51,12 @@ const NEW: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
 const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q);
 const SELECT_ALL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::A);
 const LAYOUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+const COPY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::C);
+const PASTE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::V);
+const DUPLICATE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::D);
 
 /// Every shortcut, for the help overlay (F1).
-pub const SHORTCUTS: [(&str, &str); 19] = [
+pub const SHORTCUTS: [(&str, &str); 22] = [
     ("Ctrl+N", "New design"),
     ("Ctrl+O", "Open a file"),
     ("Ctrl+S", "Save"),
@@ -62,6 +65,8 @@ pub const SHORTCUTS: [(&str, &str); 19] = [
     ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
     ("Delete / Backspace", "Delete the selection"),
     ("Ctrl+A", "Select everything"),
+    ("Ctrl+C / Ctrl+V", "Copy and paste the selected nodes"),
+    ("Ctrl+D", "Duplicate the selected nodes"),
     ("Ctrl+L", "Automatic layout"),
     ("F", "Fit the design to the view"),
     ("Arrow keys (Shift: ×5)", "Nudge the selection by 10 points"),
@@ -76,6 +81,7 @@ pub const SHORTCUTS: [(&str, &str); 19] = [
     ("Scroll / right- or middle-drag", "Pan"),
     ("Ctrl+scroll", "Zoom"),
     ("F1", "This help"),
+    ("Double-click empty space", "Fit the design to the view"),
 ];
 
 /// Something that replaces the document, asked about first when there are unsaved changes.
@@ -206,6 +212,8 @@ pub struct EventyardApp {
     inspected: Option<ItemKey>,
     /// The projection state the inspector's last edit was made on (its buffers match).
     inspected_state: Option<u64>,
+    /// What Ctrl+C copied (also put on the system clipboard as JSON).
+    clip: Option<document::Clip>,
     settings: Settings,
     data_dir: PathBuf,
     autosave: Option<Autosave>,
@@ -268,6 +276,7 @@ impl EventyardApp {
             buffers: Buffers::default(),
             inspected: None,
             inspected_state: None,
+            clip: None,
             settings,
             data_dir,
             autosave,
@@ -656,6 +665,28 @@ impl EventyardApp {
         if pressed(&LAYOUT) {
             self.auto_layout();
         }
+        // egui turns Ctrl+C / Ctrl+V into copy and paste events; tests send the keys.
+        let (copy_event, paste_event) = ui.ctx().input(|i| {
+            let copy = i.events.iter().any(|e| matches!(e, egui::Event::Copy));
+            let paste = i.events.iter().find_map(|e| match e {
+                egui::Event::Paste(text) => Some(text.clone()),
+                _ => None,
+            });
+            (copy, paste)
+        });
+        if pressed(&DUPLICATE) {
+            self.copy_selection(ui);
+            self.paste(None);
+        } else {
+            if copy_event || pressed(&COPY) {
+                self.copy_selection(ui);
+            }
+            if pressed(&PASTE) {
+                self.paste(None);
+            } else if let Some(text) = paste_event {
+                self.paste(Some(&text));
+            }
+        }
         let key = |k: Key| ui.ctx().input_mut(|i| i.consume_key(Modifiers::NONE, k));
         if key(Key::Delete) || key(Key::Backspace) {
             self.delete_selection();
@@ -667,6 +698,47 @@ impl EventyardApp {
         if key(Key::Escape) {
             self.canvas.select_only([]);
             self.help_open = false;
+        }
+    }
+
+    /// Copies the selected nodes (with their rules and subscriptions) to the app's and
+    /// the system's clipboard.
+    fn copy_selection(&mut self, ui: &Ui) {
+        let keys: Vec<ItemKey> = self.canvas.selection.iter().cloned().collect();
+        let clip = document::Clip::copy(self.doc.topology(), &keys);
+        if clip.nodes.is_empty() {
+            self.status =
+                "Select nodes to copy (a rule or subscription goes with its bus or topic)".into();
+            return;
+        }
+        if let Ok(text) = serde_json::to_string_pretty(&clip) {
+            ui.ctx().copy_text(text);
+        }
+        self.status = format!("Copied {} node(s)", clip.nodes.len());
+        self.clip = Some(clip);
+    }
+
+    /// Pastes copied nodes under fresh names, offset from the originals, and selects them.
+    /// `text` is the system clipboard's content when it came with the paste.
+    pub fn paste(&mut self, text: Option<&str>) {
+        let from_text = text.and_then(|t| serde_json::from_str::<document::Clip>(t).ok());
+        let Some(clip) = from_text.or_else(|| self.clip.clone()) else {
+            return;
+        };
+        let offset = Position { x: 40.0, y: 40.0 };
+        let pasted = match clip.pasted_into(self.doc.topology(), offset) {
+            Ok(p) => p,
+            Err(e) => {
+                self.status = e;
+                return;
+            }
+        };
+        let keys: Vec<ItemKey> = pasted.nodes.keys().map(|id| ItemKey::node(id)).collect();
+        if self.execute(Command::Paste(pasted)) {
+            self.status = format!("Pasted {} node(s)", keys.len());
+            self.canvas.select_only(keys);
+            // The next paste of the same clip lands beside this one.
+            self.clip = self.clip.take().map(|c| c.shifted(offset));
         }
     }
 
@@ -849,6 +921,16 @@ impl EventyardApp {
                 ui.separator();
                 if ui.button("Delete selection").clicked() {
                     self.delete_selection();
+                }
+                if shortcut_button(ui, "Copy", &COPY) {
+                    self.copy_selection(ui);
+                }
+                if shortcut_button(ui, "Paste", &PASTE) {
+                    self.paste(None);
+                }
+                if shortcut_button(ui, "Duplicate", &DUPLICATE) {
+                    self.copy_selection(ui);
+                    self.paste(None);
                 }
                 if shortcut_button(ui, "Select all", &SELECT_ALL) {
                     self.select_all();
