@@ -90,6 +90,11 @@ fn started<'a>(name: &str) -> Harness<'a, EventyardApp> {
     harness(app_in(&temp_dir(name), None))
 }
 
+/// Whether the document has a node with this id.
+fn has_node(h: &Harness<'_, EventyardApp>, id: &str) -> bool {
+    h.state().document().topology().nodes.contains_key(id)
+}
+
 /// The e-commerce example's `orders` bus as the document now has it.
 fn orders_bus(h: &Harness<'_, EventyardApp>) -> eventyard::model::Bus {
     match h.state().document().topology().nodes.get("orders") {
@@ -206,13 +211,7 @@ fn undo_in_the_middle_of_a_connection_drag_is_safe() {
     h.step();
     h.drop_at(to);
     h.run_steps(2);
-    assert!(
-        !h.state()
-            .document()
-            .topology()
-            .nodes
-            .contains_key("consumer")
-    );
+    assert!(!has_node(&h, "consumer"));
 }
 
 #[test]
@@ -246,22 +245,10 @@ fn copy_paste_and_duplicate_add_renamed_nodes() {
     h.run_steps(1);
     h.key_press_modifiers(Modifiers::COMMAND, Key::V);
     h.run_steps(2);
-    assert!(
-        h.state()
-            .document()
-            .topology()
-            .nodes
-            .contains_key("billing-copy-copy")
-    );
+    assert!(has_node(&h, "billing-copy-copy"));
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
-    assert!(
-        !h.state()
-            .document()
-            .topology()
-            .nodes
-            .contains_key("billing-copy-copy")
-    );
+    assert!(!has_node(&h, "billing-copy-copy"));
 }
 
 #[test]
@@ -362,13 +349,7 @@ fn undo_and_redo_walk_back_and_forth() {
     click_canvas_item(&mut h, "consumer billing");
     h.key_press(Key::Delete);
     h.run_steps(2);
-    assert!(
-        !h.state()
-            .document()
-            .topology()
-            .nodes
-            .contains_key("billing")
-    );
+    assert!(!has_node(&h, "billing"));
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
     assert_eq!(h.state().document().topology(), &added);

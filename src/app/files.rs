@@ -156,6 +156,8 @@ pub struct Autosave {
     path: PathBuf,
     written_state: Option<u64>,
     changed_at: Option<(u64, Instant)>,
+    /// Whether this process's autosave file exists (so clearing needs no file check).
+    on_disk: bool,
 }
 
 impl Autosave {
@@ -165,6 +167,7 @@ impl Autosave {
             path: dir.join(format!("autosave-{}.json", std::process::id())),
             written_state: None,
             changed_at: None,
+            on_disk: false,
         }
     }
 
@@ -216,9 +219,8 @@ impl Autosave {
     }
 
     /// Writes the autosave now.
-    pub fn write(&self, file: Option<&Path>, topology: &Topology) -> std::io::Result<()> {
-        let design: serde_json::Value =
-            serde_json::from_str(&topology.to_json()).map_err(std::io::Error::other)?;
+    pub fn write(&mut self, file: Option<&Path>, topology: &Topology) -> std::io::Result<()> {
+        let design = serde_json::to_value(topology).map_err(std::io::Error::other)?;
         let written = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -228,13 +230,16 @@ impl Autosave {
             design,
         };
         let text = serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
-        save_atomic(&self.path, &text)
+        save_atomic(&self.path, &text)?;
+        self.on_disk = true;
+        Ok(())
     }
 
     /// Removes this process's autosave (the design was saved or discarded).
     pub fn clear(&mut self) {
-        if self.written_state.is_some() || self.path.exists() {
+        if self.on_disk {
             let _ = std::fs::remove_file(&self.path);
+            self.on_disk = false;
         }
         self.written_state = None;
         self.changed_at = None;

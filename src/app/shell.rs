@@ -129,11 +129,7 @@ impl Projection {
     fn new(doc: &Document, base_dir: Option<&Path>) -> Projection {
         let topology = doc.topology();
         let scene = Scene::new(topology);
-        let existing: BTreeMap<ItemKey, Position> = topology
-            .layout
-            .iter()
-            .map(|(k, p)| (ItemKey(k.clone()), *p))
-            .collect();
+        let existing = layout_of(topology);
         let filled = layout::fill_missing(&scene, &existing);
         let positions = scene
             .items
@@ -443,7 +439,7 @@ impl EventyardApp {
         // crash right now loses nothing.
         let written = self
             .autosave
-            .as_ref()
+            .as_mut()
             .is_none_or(|a| a.write(self.path.as_deref(), self.doc.topology()).is_ok());
         if written {
             let _ = std::fs::remove_file(&recovered.autosave);
@@ -793,22 +789,14 @@ impl EventyardApp {
             self.path_prompt(true);
             return;
         }
-        let (tx, rx) = channel();
         let name = self
             .path
             .as_ref()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "design.json".into());
-        let dialog = rfd::AsyncFileDialog::new()
-            .add_filter("Eventyard design", &["json"])
-            .set_file_name(name)
-            .save_file();
-        std::thread::spawn(move || {
-            let picked = pollster::block_on(dialog).map(|h| h.path().to_path_buf());
-            let _ = tx.send(Picked::SaveAs(picked));
-        });
-        self.picking = Some(rx);
+        let dialog = design_dialog().set_file_name(name).save_file();
+        self.picking = Some(on_helper_thread(dialog, Picked::SaveAs));
     }
 
     fn open_dialog(&mut self) {
@@ -816,15 +804,7 @@ impl EventyardApp {
             self.path_prompt(false);
             return;
         }
-        let (tx, rx) = channel();
-        let dialog = rfd::AsyncFileDialog::new()
-            .add_filter("Eventyard design", &["json"])
-            .pick_file();
-        std::thread::spawn(move || {
-            let picked = pollster::block_on(dialog).map(|h| h.path().to_path_buf());
-            let _ = tx.send(Picked::Open(picked));
-        });
-        self.picking = Some(rx);
+        self.picking = Some(on_helper_thread(design_dialog().pick_file(), Picked::Open));
     }
 
     fn path_prompt(&mut self, save: bool) {
@@ -1464,6 +1444,25 @@ fn humantime_ago(t: std::time::SystemTime) -> String {
     }
 }
 
+/// A native file dialog for design files.
+fn design_dialog() -> rfd::AsyncFileDialog {
+    rfd::AsyncFileDialog::new().add_filter("Eventyard design", &["json"])
+}
+
+/// Waits for a dialog on a helper thread (the window never blocks on it); the answer
+/// arrives on the returned channel, which the window polls.
+fn on_helper_thread(
+    dialog: impl std::future::Future<Output = Option<rfd::FileHandle>> + Send + 'static,
+    answer: fn(Option<PathBuf>) -> Picked,
+) -> Receiver<Picked> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let picked = pollster::block_on(dialog).map(|h| h.path().to_path_buf());
+        let _ = tx.send(answer(picked));
+    });
+    rx
+}
+
 /// Whether a native file dialog can appear: a desktop portal on the session bus, or zenity.
 fn dialogs_available() -> bool {
     if std::env::var_os("EVENTYARD_NO_DIALOGS").is_some() {
@@ -1481,17 +1480,22 @@ fn example(i: usize) -> Topology {
     Topology::from_json(EXAMPLES[i].2).unwrap_or_default()
 }
 
+/// The file's positions by box.
+fn layout_of(topology: &Topology) -> BTreeMap<ItemKey, Position> {
+    topology
+        .layout
+        .iter()
+        .map(|(k, p)| (ItemKey(k.clone()), *p))
+        .collect()
+}
+
 /// Fills positions for boxes that have none. A file where a quarter or more of the boxes
 /// have no position (an imported or hand-written file, or one that placed only its nodes
 /// and not their rules and subscriptions) gets a whole automatic layout instead, since
 /// squeezing many boxes between the few placed ones reads worse than a fresh layout.
 fn with_layout(mut topology: Topology) -> Topology {
     let scene = Scene::new(&topology);
-    let existing: BTreeMap<ItemKey, Position> = topology
-        .layout
-        .iter()
-        .map(|(k, p)| (ItemKey(k.clone()), *p))
-        .collect();
+    let existing = layout_of(&topology);
     let missing = scene
         .items
         .iter()
