@@ -731,6 +731,7 @@ fn compile_event(e: &EventTemplate) -> Option<CompiledEvent> {
         attributes,
         group_id: None,
         dedup_id: None,
+        fused: None,
     })
 }
 

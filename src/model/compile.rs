@@ -157,6 +157,9 @@ pub struct CompiledEvent {
     pub group_id: Option<Template>,
     /// FIFO deduplication id.
     pub dedup_id: Option<Template>,
+    /// For events sent to a bus: the detail template with the values the bus's rules
+    /// read marked, so matching needs no scan (`None`: scan the event).
+    pub fused: Option<super::fuse::FusedEvent>,
 }
 
 /// A bus with its rules merged into one matcher.
@@ -369,6 +372,8 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
     if problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(problems);
     }
+    let mut nodes = nodes;
+    fuse_producers(topology, &mut nodes);
     Ok(Compiled {
         topology: topology.clone(),
         ids: c.ids,
@@ -376,6 +381,37 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
         scenarios,
         warnings: problems,
     })
+}
+
+/// Marks, in every event template of a producer that sends to a bus, the values the
+/// bus's rules read (see [`super::fuse`]). `nodes` are in `topology.nodes` order.
+fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
+    let buses: Vec<Option<Arc<CompiledBus>>> = nodes
+        .iter()
+        .map(|n| match n {
+            Some(CompiledNode::Bus(b)) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    for (node, source) in nodes.iter_mut().zip(topology.nodes.values()) {
+        let (Some(CompiledNode::Producer(p)), Node::Producer(spec)) = (node, source) else {
+            continue;
+        };
+        let Some(Some(bus)) = buses.get(p.to) else {
+            continue;
+        };
+        let Some(p) = Arc::get_mut(p) else {
+            continue;
+        };
+        if p.mix.len() != spec.events.len() {
+            continue;
+        }
+        for ((_, event), template) in p.mix.iter_mut().zip(&spec.events) {
+            if let Some(event) = Arc::get_mut(event) {
+                event.fused = super::fuse::fuse(&template.detail, bus);
+            }
+        }
+    }
 }
 
 struct Compiler<'a> {
@@ -725,6 +761,7 @@ impl Compiler<'_> {
             attributes,
             group_id,
             dedup_id,
+            fused: None,
         })
     }
 

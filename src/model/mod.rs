@@ -12,6 +12,7 @@
 
 pub mod compile;
 pub mod duration;
+pub mod fuse;
 pub mod scenario;
 pub mod template;
 pub mod transform;

@@ -181,6 +181,22 @@ enum Op {
     },
     /// A comma unless the enclosing object has no member yet (its `{` is the last byte).
     Comma,
+    /// The value of watched path `slot` starts here (see [`Template::watching`]).
+    MarkStart { slot: u32 },
+    /// The value of watched path `slot` ends here.
+    MarkEnd { slot: u32 },
+}
+
+/// Where a watched path's value was written by [`Template::render_marked`]: byte
+/// offsets into the output, `start..end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The path's index in the list given to [`Template::watching`].
+    pub slot: u32,
+    /// Offset of the value's first byte.
+    pub start: u32,
+    /// Offset just past its last byte.
+    pub end: u32,
 }
 
 /// The alternatives of a `$choice` or `${choice:…}`.
@@ -268,6 +284,7 @@ impl Template {
             choices: Vec::new(),
             errors: Vec::new(),
             path: base_path.to_owned(),
+            watch: None,
         };
         let mut main = Block::default();
         c.value(&mut main, value, 0);
@@ -285,9 +302,61 @@ impl Template {
         })
     }
 
+    /// Compiles `value` (a template that [`Template::compile`] accepts) so that
+    /// [`Template::render_marked`] also reports where the value at each of `paths`
+    /// (dotted object paths relative to the template's value, e.g. `customer.tier`) was
+    /// written. It renders the same text and draws the same random numbers as the
+    /// plain template.
+    ///
+    /// `None` when `value` does not compile, or when a watched value could be written
+    /// more than once or only as part of a bigger constant (inside an array, inside a
+    /// `$literal`, or under a key containing a dot, which patterns read as a path).
+    pub fn watching(value: &Value, paths: &[String]) -> Option<Template> {
+        let mut c = Compiler {
+            ops: Vec::new(),
+            blocks: Vec::new(),
+            choices: Vec::new(),
+            errors: Vec::new(),
+            path: String::new(),
+            watch: Some(Watch {
+                paths: paths.to_vec(),
+                at: String::new(),
+                arrays: 0,
+                exact: true,
+            }),
+        };
+        let mut main = Block::default();
+        c.value(&mut main, value, 0);
+        let constant = main.ops.is_empty();
+        let main = c.finish(main);
+        let exact = c.watch.as_ref().is_some_and(|w| w.exact);
+        if !c.errors.is_empty() || !exact {
+            return None;
+        }
+        Some(Template {
+            ops: c.ops,
+            blocks: c.blocks,
+            choices: c.choices,
+            main,
+            constant,
+        })
+    }
+
     /// Appends the rendered JSON to `out`.
     pub fn render<R: Rng + ?Sized>(&self, rng: &mut R, ctx: &RenderContext<'_>, out: &mut String) {
-        self.run(self.main, rng, ctx, out);
+        self.run(self.main, rng, ctx, out, &mut Vec::new());
+    }
+
+    /// [`Template::render`], also appending to `marks` where each watched value (see
+    /// [`Template::watching`]) was written, in document order.
+    pub fn render_marked<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        ctx: &RenderContext<'_>,
+        out: &mut String,
+        marks: &mut Vec<Mark>,
+    ) {
+        self.run(self.main, rng, ctx, out, marks);
     }
 
     /// Convenience: render to a new String.
@@ -337,6 +406,7 @@ impl Template {
         rng: &mut R,
         ctx: &RenderContext<'_>,
         out: &mut String,
+        marks: &mut Vec<Mark>,
     ) {
         for op in self.block(block) {
             match op {
@@ -395,7 +465,7 @@ impl Template {
                         }
                     };
                     if let Some(&block) = table.blocks.get(index) {
-                        self.run(block, rng, ctx, out);
+                        self.run(block, rng, ctx, out, marks);
                     }
                 }
                 Op::Array { len, item } => {
@@ -405,7 +475,7 @@ impl Template {
                         if i > 0 {
                             out.push(',');
                         }
-                        self.run(*item, rng, ctx, out);
+                        self.run(*item, rng, ctx, out, marks);
                     }
                     out.push(']');
                 }
@@ -418,12 +488,26 @@ impl Template {
                         if *comma && !out.ends_with('{') {
                             out.push(',');
                         }
-                        self.run(*block, rng, ctx, out);
+                        self.run(*block, rng, ctx, out, marks);
                     }
                 }
                 Op::Comma => {
                     if !out.ends_with('{') {
                         out.push(',');
+                    }
+                }
+                Op::MarkStart { slot } => marks.push(Mark {
+                    slot: *slot,
+                    start: to_u32(out.len()),
+                    end: u32::MAX,
+                }),
+                Op::MarkEnd { slot } => {
+                    if let Some(m) = marks
+                        .iter_mut()
+                        .rev()
+                        .find(|m| m.slot == *slot && m.end == u32::MAX)
+                    {
+                        m.end = to_u32(out.len());
                     }
                 }
             }
@@ -723,6 +807,32 @@ struct Compiler {
     errors: Vec<TemplateError>,
     /// The path of the value being compiled.
     path: String,
+    /// Watched paths to mark, when compiling for [`Template::watching`].
+    watch: Option<Watch>,
+}
+
+/// What [`Template::watching`] tracks while compiling.
+struct Watch {
+    /// The watched dotted paths (relative to the template's value).
+    paths: Vec<String>,
+    /// The dotted object path of the value being compiled (keys only).
+    at: String,
+    /// How many arrays enclose the value being compiled.
+    arrays: u32,
+    /// False once a watched value could not be marked exactly once per rendering.
+    exact: bool,
+}
+
+impl Watch {
+    /// Whether some watched path lies strictly inside the value at `self.at`.
+    fn watches_inside(&self) -> bool {
+        self.paths.iter().any(|p| {
+            self.at.is_empty()
+                || (p.len() > self.at.len()
+                    && p.starts_with(&self.at)
+                    && p.as_bytes()[self.at.len()] == b'.')
+        })
+    }
 }
 
 /// Whether members written so far in an object are known at compile time.
@@ -813,12 +923,14 @@ impl Compiler {
             Value::String(s) => self.string(b, s),
             Value::Array(items) => {
                 b.text("[");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        b.text(",");
+                self.in_array(|c| {
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            b.text(",");
+                        }
+                        c.at_index(i, |c| c.value(b, item, depth + 1));
                     }
-                    self.at_index(i, |c| c.value(b, item, depth + 1));
-                }
+                });
                 b.text("]");
             }
             Value::Object(map) => self.object(b, map, depth),
@@ -827,6 +939,11 @@ impl Compiler {
 
     /// A value under `$literal`: written as is.
     fn literal(&mut self, b: &mut Block, v: &Value) {
+        if let Some(w) = self.watch.as_mut()
+            && w.watches_inside()
+        {
+            w.exact = false;
+        }
         match serde_json::to_string(v) {
             Ok(text) => b.text(&text),
             Err(e) => self.error(format!("cannot be written as JSON: {e}")),
@@ -864,6 +981,56 @@ impl Compiler {
         }
     }
 
+    /// Compiles a member's value with `value`; when watching, marks it if its path is
+    /// watched, and tracks the path for the members inside it.
+    fn watched_member(
+        &mut self,
+        b: &mut Block,
+        key: &str,
+        value: impl FnOnce(&mut Self, &mut Block),
+    ) {
+        let Some(w) = self.watch.as_mut() else {
+            value(self, b);
+            return;
+        };
+        let len = w.at.len();
+        if !w.at.is_empty() {
+            w.at.push('.');
+        }
+        w.at.push_str(key);
+        if key.contains('.') {
+            // Patterns read a dotted key as a path: leave such templates to scanning.
+            w.exact = false;
+        }
+        let slot = w.paths.iter().position(|p| *p == w.at).map(to_u32);
+        if slot.is_some() && w.arrays > 0 {
+            w.exact = false;
+        }
+        if let Some(slot) = slot {
+            b.op(Op::MarkStart { slot });
+        }
+        value(self, b);
+        if let Some(slot) = slot {
+            b.op(Op::MarkEnd { slot });
+        }
+        if let Some(w) = self.watch.as_mut() {
+            w.at.truncate(len);
+        }
+    }
+
+    /// Compiles array elements with `items`, noting (when watching) that values inside
+    /// are written once per element.
+    fn in_array<T>(&mut self, items: impl FnOnce(&mut Self) -> T) -> T {
+        if let Some(w) = self.watch.as_mut() {
+            w.arrays += 1;
+        }
+        let result = items(self);
+        if let Some(w) = self.watch.as_mut() {
+            w.arrays -= 1;
+        }
+        result
+    }
+
     /// The members of a plain object; handles `$optional` members and their commas.
     fn members(&mut self, b: &mut Block, map: &Map<String, Value>, depth: usize) {
         b.text("{");
@@ -882,7 +1049,7 @@ impl Compiler {
                     }
                     b.escaped_string(key);
                     b.text(":");
-                    c.value(b, v, depth + 1);
+                    c.watched_member(b, key, |c, b| c.value(b, v, depth + 1));
                     state = Members::Some;
                     return;
                 };
@@ -896,7 +1063,9 @@ impl Compiler {
                     }
                     inner.escaped_string(key);
                     inner.text(":");
-                    c.at("value", |c| c.value(&mut inner, value, depth + 2));
+                    c.at("value", |c| {
+                        c.watched_member(&mut inner, key, |c, b| c.value(b, value, depth + 2));
+                    });
                     let block = c.finish(inner);
                     b.op(Op::Optional {
                         threshold,
@@ -1097,7 +1266,7 @@ impl Compiler {
         let min = bound(self, "min", Some(0));
         let max = bound(self, "max", None);
         let item = match args.get("item") {
-            Some(item) => Some(self.at("item", |c| c.sub_block(item, depth + 2))),
+            Some(item) => Some(self.at("item", |c| c.in_array(|c| c.sub_block(item, depth + 2)))),
             None => {
                 self.error("missing `item` (the template of each element)");
                 None
@@ -2052,4 +2221,58 @@ mod tests {
     }
 
     const RENDERINGS_FINGERPRINT: u64 = 0x24c1_749d_db9f_e20b;
+
+    /// A template compiled to mark watched values renders the same text with the same
+    /// draws, and each mark spans exactly the value at its path.
+    #[test]
+    fn watching_marks_values_without_changing_the_text() {
+        let v = serde_json::json!({
+            "a": {"$int": [1, 9]},
+            "b": {"c": {"$choice": ["x", {"d": "y"}, 3]}, "e": "k"},
+            "o": {"$optional": {"p": 0.5, "value": {"q": {"$float": [0, 1]}}}},
+            "s": "id-${seq}",
+            "u": {"$uuid": true}
+        });
+        let paths: Vec<String> = ["a", "b.c", "b.c.d", "o.q", "s", "b", "missing"]
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let watching = Template::watching(&v, &paths).expect("exact");
+        for seed in 0..200 {
+            let text = render(&v, seed);
+            let mut out = String::new();
+            let mut marks = Vec::new();
+            let mut rng = Pcg64Mcg::seed_from_u64(seed);
+            watching.render_marked(&mut rng, &ctx(7), &mut out, &mut marks);
+            assert_eq!(out, text);
+            let parsed: Value = serde_json::from_str(&text).expect("valid");
+            for (slot, path) in paths.iter().enumerate() {
+                let at = path.split('.').try_fold(&parsed, |v, k| v.get(k));
+                let mark = marks.iter().find(|m| m.slot as usize == slot);
+                match (at, mark) {
+                    (Some(value), Some(m)) => {
+                        let written: Value =
+                            serde_json::from_str(&text[m.start as usize..m.end as usize])
+                                .expect("a mark spans a value");
+                        assert_eq!(&written, value, "{path} in {text}");
+                    }
+                    (None, None) => {}
+                    (at, mark) => panic!("{path}: {at:?} vs {mark:?} in {text}"),
+                }
+            }
+        }
+        // Values that would be written once per element, or inside a constant, or
+        // under a dotted key, cannot be marked exactly.
+        for (v, path) in [
+            (serde_json::json!({"l": [{"a": 1}]}), "l.a"),
+            (
+                serde_json::json!({"l": {"$array": {"max": 2, "item": {"a": 1}}}}),
+                "l.a",
+            ),
+            (serde_json::json!({"l": {"$literal": {"a": 1}}}), "l.a"),
+            (serde_json::json!({"l.a": 1}), "l.a"),
+        ] {
+            assert!(Template::watching(&v, &[path.to_string()]).is_none(), "{v}");
+        }
+    }
 }

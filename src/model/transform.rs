@@ -121,6 +121,8 @@ use std::ops::Range;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use super::template::Mark;
+
 /// Most entries in an `InputPathsMap`.
 pub const MAX_VARIABLES: usize = 100;
 /// Most characters in an `InputTemplate`.
@@ -167,6 +169,25 @@ enum Segment {
 }
 
 impl JsonPath {
+    /// The path as dotted keys (`$.detail.orderId` → `detail.orderId`), when it is
+    /// made only of keys (at least one) and none contains a dot.
+    pub fn dotted(&self) -> Option<Box<str>> {
+        let mut out = String::new();
+        for segment in &self.segments {
+            let Segment::Key(key) = segment else {
+                return None;
+            };
+            if key.contains('.') {
+                return None;
+            }
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+        (!out.is_empty() && !self.segments.is_empty()).then(|| out.into())
+    }
+
     /// Parses a JSONPath; the error says what is wrong (without the path's text).
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         let chars: Vec<char> = text.chars().collect();
@@ -277,6 +298,33 @@ impl JsonPath {
 pub struct TopLevel<'t> {
     text: &'t str,
     members: Vec<Member<'t>>,
+    /// Values inside `detail` whose places the event's writer noted.
+    written: Option<Written<'t>>,
+}
+
+/// Where an event's writer wrote the values at some paths inside its `detail` (see
+/// [`crate::model::fuse`]), so that reading them needs no scan.
+#[derive(Clone, Copy, Debug)]
+pub struct Written<'t> {
+    /// The watched paths, dotted, relative to `detail` (a mark's slot indexes them).
+    pub paths: &'t [String],
+    /// Where each watched value was written (byte ranges of the event text); a
+    /// watched path without a mark is absent from the event.
+    pub marks: &'t [Mark],
+}
+
+impl Written<'_> {
+    /// The value range at dotted `path` (relative to `detail`): `None` when the path
+    /// is not watched, `Some(None)` when the event has no value there.
+    fn lookup(&self, path: &str) -> Option<Option<(usize, usize)>> {
+        let slot = self.paths.iter().position(|p| p == path)?;
+        Some(
+            self.marks
+                .iter()
+                .find(|m| m.slot as usize == slot)
+                .map(|m| (m.start as usize, m.end as usize)),
+        )
+    }
 }
 
 /// One top-level member: its raw key (the text between the key's quotes), whether that
@@ -324,7 +372,11 @@ impl<'t> TopLevel<'t> {
                 }
             }
         }
-        TopLevel { text, members }
+        TopLevel {
+            text,
+            members,
+            written: None,
+        }
     }
 
     /// The index of `text` from members its writer already knows, without scanning:
@@ -335,6 +387,7 @@ impl<'t> TopLevel<'t> {
     pub fn from_offsets(text: &'t str, members: &[(&'t str, usize, usize)]) -> TopLevel<'t> {
         let top = TopLevel {
             text,
+            written: None,
             members: members
                 .iter()
                 .map(|&(key, start, end)| Member {
@@ -350,6 +403,13 @@ impl<'t> TopLevel<'t> {
             "offsets disagree with the text: {text}"
         );
         top
+    }
+
+    /// This index, also knowing where the writer put the values at some paths inside
+    /// `detail` (they are then read without scanning).
+    pub fn with_written(mut self, written: Written<'t>) -> TopLevel<'t> {
+        self.written = Some(written);
+        self
     }
 
     /// The members as `(raw key, value start, value end)`.
@@ -891,8 +951,23 @@ struct Plan {
     nodes: Vec<PlanNode>,
     /// Variables read on their own (see above).
     alone: Vec<usize>,
+    /// Per variable: its path as dotted keys, when it is made of keys without dots.
+    dotted: Vec<Option<Box<str>>>,
+    /// Per variable with a dotted path: where [`Plan::read_written`] finds it.
+    written_at: Vec<Option<WrittenAt>>,
     /// Whether the plan applies (at most [`PLAN_MAX_VARIABLES`] variables).
     usable: bool,
+}
+
+/// Where a variable's value is when the event's writer noted places (see [`Written`]).
+#[derive(Debug, Clone)]
+enum WrittenAt {
+    /// A top-level member.
+    Member(Box<str>),
+    /// At this dotted path inside `detail`.
+    InDetail(Box<str>),
+    /// Deeper inside another member (not noted).
+    Elsewhere,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -913,6 +988,18 @@ impl Plan {
         let mut plan = Plan {
             nodes: vec![PlanNode::default()],
             alone: Vec::new(),
+            dotted: variables.iter().map(|(_, path)| path.dotted()).collect(),
+            written_at: variables
+                .iter()
+                .map(|(_, path)| {
+                    let dotted = path.dotted()?;
+                    Some(match dotted.split_once('.') {
+                        None => WrittenAt::Member(dotted),
+                        Some(("detail", rest)) => WrittenAt::InDetail(rest.into()),
+                        Some(_) => WrittenAt::Elsewhere,
+                    })
+                })
+                .collect(),
             usable: variables.len() <= PLAN_MAX_VARIABLES,
         };
         for (v, (_, path)) in variables.iter().enumerate() {
@@ -958,6 +1045,9 @@ impl Plan {
     /// Reads every planned variable's value text into `values` (indexed by variable),
     /// exactly as [`JsonPath::select_in`] reads each.
     fn read<'t>(&self, top: &TopLevel<'t>, values: &mut [Option<&'t str>]) {
+        if top.written.is_some() && self.read_written(top, values) {
+            return;
+        }
         let Some(root) = self.nodes.first() else {
             return;
         };
@@ -973,6 +1063,32 @@ impl Plan {
                 self.collect(top.text, node, start, false, values);
             }
         }
+    }
+
+    /// [`Plan::read`] from where the writer put the values (top-level members and
+    /// [`Written`] paths); false, with `values` partly set, when a planned variable is
+    /// neither.
+    fn read_written<'t>(&self, top: &TopLevel<'t>, values: &mut [Option<&'t str>]) -> bool {
+        let Some(written) = top.written else {
+            return false;
+        };
+        for (v, at) in self.written_at.iter().enumerate() {
+            if self.alone.contains(&v) {
+                continue;
+            }
+            let range = match at {
+                None | Some(WrittenAt::Elsewhere) => return false,
+                Some(WrittenAt::Member(key)) => top.get(key),
+                Some(WrittenAt::InDetail(rest)) => match written.lookup(rest) {
+                    Some(range) => range,
+                    None => return false,
+                },
+            };
+            if let Some(slot) = values.get_mut(v) {
+                *slot = range.and_then(|(start, end)| top.text.get(start..end));
+            }
+        }
+        true
     }
 
     /// Reads the variables under `node` from the value at `at`: one scan of its members
@@ -1654,6 +1770,16 @@ pub enum TargetInput {
 }
 
 impl TargetInput {
+    /// The paths this input reads that are made of keys, dotted (see
+    /// [`JsonPath::dotted`]).
+    pub fn key_paths(&self) -> Vec<Box<str>> {
+        match self {
+            TargetInput::WholeEvent | TargetInput::Constant(_) => Vec::new(),
+            TargetInput::Path(path) => path.dotted().into_iter().collect(),
+            TargetInput::Transformer(t) => t.plan.dotted.iter().flatten().cloned().collect(),
+        }
+    }
+
     /// Builds from the config fields (at most one of input / input_path / transformer may
     /// be set — else an error at base_path). `base_path` is the target's path; field errors
     /// are reported at `base_path.input`, `base_path.input_path` and

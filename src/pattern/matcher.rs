@@ -593,6 +593,42 @@ impl Matcher {
         self.run(event, scratch, out, Check::Lenient)
     }
 
+    /// Every dotted path at which some rule reads a value, with the field id
+    /// [`Matcher::matches_values`] takes for a value there; sorted by path.
+    pub fn leaf_paths(&self) -> Vec<(String, u32)> {
+        let mut leaves: Vec<(String, u32)> = self
+            .paths
+            .iter()
+            .filter_map(|(path, visit)| {
+                let id = visit.leaf?;
+                Some((String::from_utf8_lossy(path).into_owned(), id))
+            })
+            .collect();
+        leaves.sort_unstable();
+        leaves
+    }
+
+    /// [`Matcher::matches_with`] for an event whose writer recorded its values at the
+    /// [leaf paths](Matcher::leaf_paths), so that nothing is scanned: `values` holds
+    /// (field id, value) for every value the event has at a leaf path, in document
+    /// order. The result is the one `matches_with` gives on the event's text when no
+    /// such value is inside an array and none is an object or array (the caller falls
+    /// back to the text otherwise).
+    pub fn matches_values(
+        &self,
+        values: &[(u32, Value<'_>)],
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        let state = &mut scratch.state;
+        state.begin(self);
+        let mut sink = MatchSink { m: self, s: state };
+        for &(id, value) in values {
+            sink.value(id, value, &[]);
+        }
+        self.finish(state, out);
+    }
+
     fn run(
         &self,
         event: &[u8],

@@ -37,7 +37,7 @@ mod text;
 
 pub use ast::{Alternative, Branch, Field, Node, Op, Scalar};
 pub use explain::{BranchVerdict, Explanation, FieldVerdict, Verdict, explain, reference_matches};
-pub use flatten::{AllValues, ArrayPos, skip_string_at, value_end};
+pub use flatten::{AllValues, ArrayPos, Value as EventValue, skip_string_at, value_end};
 pub use json::JsonError;
 pub use matcher::{Matcher, RuleId, Scratch};
 pub use parse::Pattern;

@@ -17,9 +17,10 @@ use rand_pcg::Pcg64Mcg;
 use crate::model::Arrivals;
 use crate::model::NodeId;
 use crate::model::compile::{CompiledBus, CompiledNode, CompiledProducer};
-use crate::model::template::RenderContext;
-use crate::model::transform::{Reserved, TargetInput, TopLevel};
-use crate::pattern::{RuleId, Scratch};
+use crate::model::fuse::FusedEvent;
+use crate::model::template::{Mark, RenderContext};
+use crate::model::transform::{Reserved, TargetInput, TopLevel, Written};
+use crate::pattern::{EventValue, RuleId, Scratch};
 
 /// Room reserved for a body (most events fit; bigger ones grow once).
 const BODY_CAPACITY: usize = 512;
@@ -128,6 +129,7 @@ pub fn gap(arrivals: Arrivals, stream: u64, seq: u64, rate: f64) -> f64 {
 thread_local! {
     static SCRATCH: RefCell<(Scratch, Vec<RuleId>, u64, String)> =
         RefCell::new((Scratch::default(), Vec::new(), u64::MAX, String::new()));
+    static MARKS: RefCell<Vec<Mark>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets `cache` to the RFC 3339 text of a unix second, unless it holds it already.
@@ -172,12 +174,69 @@ fn prepare_with(
     clock: &mut (u64, String),
 ) -> Prepared {
     let mut members: EnvelopeMembers = [("", 0, 0); ENVELOPE_MEMBERS];
-    let (mut out, known) = prepare_body(src, seq, time, clock, &mut members);
-    if let Some(bus) = src.bus {
-        let members = known.then_some(&members[..]);
-        out.routes = route_with(bus, src.nodes, &out.body, members, &clock.1, scratch, ids);
+    MARKS.with(|cell| {
+        let mut taken = cell.try_borrow_mut().ok();
+        let mut own = Vec::new();
+        let marks = taken.as_deref_mut().unwrap_or(&mut own);
+        marks.clear();
+        let (mut out, known, fused) = prepare_body(src, seq, time, clock, &mut members, marks);
+        if let Some(bus) = src.bus {
+            let fused = fused.filter(|_| known);
+            let values = fused.and_then(|f| written_values(&out.body, f, &members, marks));
+            let written = fused.map(|f| Written {
+                paths: &f.paths,
+                marks,
+            });
+            let known = Known {
+                members: known.then_some(&members[..]),
+                values: values.as_deref(),
+                written,
+            };
+            out.routes = route_with(bus, src.nodes, &out.body, known, &clock.1, scratch, ids);
+        }
+        out
+    })
+}
+
+/// The values a bus's rules read, as the producer wrote them (see
+/// [`crate::model::fuse`]), in document order; `None` when one of them must be read
+/// from the text after all (an object or array, or a string with escapes).
+fn written_values<'b>(
+    body: &'b str,
+    fused: &FusedEvent,
+    members: &EnvelopeMembers,
+    marks: &[Mark],
+) -> Option<Vec<(u32, EventValue<'b>)>> {
+    let bytes = body.as_bytes();
+    let mut values = Vec::with_capacity(fused.envelope_fields.len() + marks.len());
+    for &(member, field) in &fused.envelope_fields {
+        let (_, start, end) = *members.get(member)?;
+        values.push((field, leaf_value(bytes.get(start..end)?)?));
     }
-    out
+    for mark in marks {
+        let Some(field) = *fused.detail_fields.get(mark.slot as usize)? else {
+            continue;
+        };
+        let text = bytes.get(mark.start as usize..mark.end as usize)?;
+        values.push((field, leaf_value(text)?));
+    }
+    Some(values)
+}
+
+/// A compact JSON scalar as the matcher receives it; `None` for an object, an array
+/// or a string with escapes (those are left to scanning).
+fn leaf_value(text: &[u8]) -> Option<EventValue<'_>> {
+    match text.first()? {
+        b'"' => {
+            let inner = text.get(1..text.len() - 1)?;
+            (!inner.contains(&b'\\')).then_some(EventValue::Str(inner))
+        }
+        b't' => Some(EventValue::True),
+        b'f' => Some(EventValue::False),
+        b'n' => Some(EventValue::Null),
+        b'{' | b'[' => None,
+        _ => Some(EventValue::Num(text)),
+    }
 }
 
 /// The envelope's top-level members as [`prepare_body`] writes them: raw key, value range.
@@ -186,13 +245,14 @@ type EnvelopeMembers = [(&'static str, usize, usize); ENVELOPE_MEMBERS];
 /// Everything of [`prepare_with`] but the routes. When it writes an envelope whose
 /// top-level members it knows, it fills in `members` and says so (so that routing need
 /// not scan the event again to find them).
-fn prepare_body(
-    src: &Source<'_>,
+fn prepare_body<'s>(
+    src: &Source<'s>,
     seq: u64,
     time: f64,
     clock: &mut (u64, String),
     members: &mut EnvelopeMembers,
-) -> (Prepared, bool) {
+    marks: &mut Vec<Mark>,
+) -> (Prepared, bool, Option<&'s FusedEvent>) {
     let mut rng = rng_for(src.stream, seq, 0);
     let now_ms = src.epoch_ms + (time as u64) / 1_000_000;
     time_text(now_ms / 1000, clock);
@@ -210,6 +270,7 @@ fn prepare_body(
         routes: None,
     };
     let mut members_known = false;
+    let mut fused = None;
     if let Some(lines) = &p.replay {
         if let Some(line) = lines.get((seq as usize - 1) % lines.len().max(1)) {
             out.body = if to_bus {
@@ -222,7 +283,7 @@ fn prepare_body(
     } else if let Some(total) = p.mix.last().map(|(w, _)| *w) {
         let pick = rng.random::<f64>() * total;
         let Some((_, event)) = p.mix.iter().find(|(w, _)| pick < *w).or(p.mix.last()) else {
-            return (out, false);
+            return (out, false, None);
         };
         let ctx = RenderContext {
             seq,
@@ -294,7 +355,13 @@ fn prepare_body(
             members[7] = ("resources", at, body.len());
             body.push_str(",\"detail\":");
             at = body.len();
-            event.detail.render(&mut rng, &ctx, body);
+            match &event.fused {
+                Some(f) => {
+                    f.detail.render_marked(&mut rng, &ctx, body, marks);
+                    fused = Some(f);
+                }
+                None => event.detail.render(&mut rng, &ctx, body),
+            }
             members[8] = ("detail", at, body.len());
             body.push('}');
         } else {
@@ -327,7 +394,7 @@ fn prepare_body(
         out.group_id = string_of(&event.group_id);
         out.dedup_id = string_of(&event.dedup_id);
     }
-    (out, members_known)
+    (out, members_known, fused)
 }
 
 /// Top-level members of the envelope [`prepare`] writes for a bus.
@@ -357,24 +424,47 @@ pub fn route(
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
 ) -> Option<Vec<Route>> {
-    route_with(bus, nodes, body, None, ingestion_time, scratch, ids)
+    route_with(
+        bus,
+        nodes,
+        body,
+        Known::default(),
+        ingestion_time,
+        scratch,
+        ids,
+    )
 }
 
 /// [`route`], with the event's top-level members when the caller wrote the event and
 /// knows them (see [`TopLevel::from_offsets`]); else they are found by scanning.
+/// What the writer of an event knows about its text, so that routing need not scan it.
+#[derive(Default)]
+struct Known<'b> {
+    /// The envelope's top-level members (see [`TopLevel::from_offsets`]).
+    members: Option<&'b [(&'b str, usize, usize)]>,
+    /// The values the bus's rules read (see [`written_values`]).
+    values: Option<&'b [(u32, EventValue<'b>)]>,
+    /// Where watched values inside `detail` were written.
+    written: Option<Written<'b>>,
+}
+
 fn route_with<'b>(
     bus: &CompiledBus,
     nodes: &[CompiledNode],
     body: &'b str,
-    members: Option<&[(&'b str, usize, usize)]>,
+    known: Known<'b>,
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
 ) -> Option<Vec<Route>> {
     ids.clear();
-    bus.matcher
-        .matches_with(body.as_bytes(), scratch, ids)
-        .ok()?;
+    match known.values {
+        Some(values) => bus.matcher.matches_values(values, scratch, ids),
+        None => bus
+            .matcher
+            .matches_with(body.as_bytes(), scratch, ids)
+            .ok()?,
+    }
     // Rule order (ids are in match order); sorted in place, no allocation.
     ids.sort_unstable_by_key(|&id| bus.rule_index(id));
     let body_text = body;
@@ -392,9 +482,15 @@ fn route_with<'b>(
                         rule_name: &rule.name,
                         ingestion_time,
                     };
-                    let top = top.get_or_insert_with(|| match members {
-                        Some(members) => TopLevel::from_offsets(body, members),
-                        None => TopLevel::new(body),
+                    let top = top.get_or_insert_with(|| {
+                        let top = match known.members {
+                            Some(members) => TopLevel::from_offsets(body, members),
+                            None => TopLevel::new(body),
+                        };
+                        match known.written {
+                            Some(written) => top.with_written(written),
+                            None => top,
+                        }
                     });
                     match input.render_from(top, &reserved) {
                         Ok(std::borrow::Cow::Borrowed(text))
@@ -585,7 +681,8 @@ mod tests {
                 let time = seq as f64 * 7.3e8;
                 let mut clock = (u64::MAX, String::new());
                 let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
-                let (prepared, known) = prepare_body(&src, seq, time, &mut clock, &mut members);
+                let (prepared, known, _) =
+                    prepare_body(&src, seq, time, &mut clock, &mut members, &mut Vec::new());
                 assert!(known, "the envelope's members are known");
                 let body = prepared.body.as_str();
                 assert_eq!(
@@ -639,7 +736,8 @@ mod tests {
             };
             let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
             let mut clock = (u64::MAX, String::new());
-            let (_, known) = prepare_body(&src, 1, 0.0, &mut clock, &mut members);
+            let (_, known, _) =
+                prepare_body(&src, 1, 0.0, &mut clock, &mut members, &mut Vec::new());
             assert!(!known, "{region}");
         }
     }
@@ -663,5 +761,124 @@ mod tests {
                 "{json}"
             );
         }
+    }
+
+    /// Preparing routes from the values the producer wrote (see
+    /// [`crate::model::fuse`]) decides exactly what scanning the event text decides:
+    /// every example, and a design whose rules use every kind of condition on values
+    /// of every type, written by optional members, choices, escapes, arrays and
+    /// `$literal`s.
+    #[test]
+    fn written_values_route_as_scanning_does() {
+        let varied = serde_json::json!({
+            "eventyard": 1,
+            "nodes": {
+                "p": {"kind": "producer", "to": "bus", "rate": 1, "events": [
+                    {"source": "svc.a", "detail_type": {"$choice": ["Made", "Gone", "Odd \"one\""]}, "detail": {
+                        "n": {"$int": [-5, 5]},
+                        "f": {"$float": [0, 2]},
+                        "s": {"$choice": ["x", "y", "", "x\\y", "é"]},
+                        "b": {"$bool": 0.5},
+                        "z": {"$choice": [null, 1, "1", true]},
+                        "o": {"$optional": {"p": 0.5, "value": {"deep": {"v": {"$choice": ["a", "b"]}}}}},
+                        "c": {"$choice": ["flat", {"v": "nested"}, [1, 2]]},
+                        "id": "ID-${seq}",
+                        "t": {"kind": "${choice:gold,silver}", "n": {"$int": [1, 3]}}
+                    }},
+                    {"weight": 0.5, "source": "svc.b", "detail_type": "Made", "detail": {
+                        "items": {"$array": {"min": 0, "max": 2, "item": {"s": {"$choice": ["x", "y"]}}}},
+                        "s": "x"
+                    }},
+                    {"weight": 0.5, "source": "svc.b", "detail_type": "Made", "detail": {
+                        "lit": {"$literal": {"s": "x", "$odd": 1}}, "s": "y"
+                    }}
+                ]},
+                "bus": {"kind": "bus", "rules": {
+                    "exact": {"pattern": {"detail": {"s": ["x"]}}, "targets": [{"to": "sink"}]},
+                    "prefix": {"pattern": {"source": [{"prefix": "svc."}], "detail": {"id": [{"prefix": "ID-1"}]}}, "targets": [{"to": "sink"}]},
+                    "numeric": {"pattern": {"detail": {"n": [{"numeric": [">", 0, "<=", 4]}], "f": [{"numeric": ["<", 1]}]}}, "targets": [{"to": "sink"}]},
+                    "anything-but": {"pattern": {"detail": {"s": [{"anything-but": ["x", "y"]}]}}, "targets": [{"to": "sink"}]},
+                    "absent": {"pattern": {"detail": {"o": {"deep": {"v": [{"exists": false}]}}}}, "targets": [{"to": "sink"}]},
+                    "present": {"pattern": {"detail": {"o": {"deep": {"v": ["a"]}}}}, "targets": [{"to": "sink"}]},
+                    "types": {"pattern": {"detail": {"z": [null, 1, "1"], "b": [true]}}, "targets": [{"to": "sink"}]},
+                    "nested-or-flat": {"pattern": {"detail": {"c": ["flat"]}}, "targets": [{"to": "sink"}]},
+                    "nested": {"pattern": {"detail": {"c": {"v": ["nested"]}}}, "targets": [{"to": "sink"}]},
+                    "escaped": {"pattern": {"detail-type": ["Odd \"one\""]}, "targets": [{"to": "sink"}]},
+                    "unicode": {"pattern": {"detail": {"s": ["é", "x\\y"]}}, "targets": [{"to": "sink"}]},
+                    "either": {"pattern": {"$or": [{"detail": {"t": {"kind": ["gold"]}}}, {"detail-type": ["Gone"]}]}, "targets": [{"to": "sink"}]},
+                    "suffix": {"pattern": {"detail": {"t": {"kind": [{"suffix": "ver"}]}}}, "targets": [
+                        {"to": "sink", "input_path": "$.detail.t"},
+                        {"to": "sink", "input_transformer": {
+                            "input_paths_map": {"k": "$.detail.t.kind", "v": "$.detail.o.deep.v", "s": "$.detail.s", "type": "$.detail-type", "n": "$.detail.t.n"},
+                            "input_template": "{\"k\": <k>, \"v\": <v>, \"s\": <s>, \"type\": <type>, \"n\": <n>}"
+                        }}
+                    ]},
+                    "in-array": {"pattern": {"detail": {"items": {"s": ["y"]}}}, "targets": [{"to": "sink"}]},
+                    "in-literal": {"pattern": {"detail": {"lit": {"s": ["x"]}}}, "targets": [{"to": "sink"}]}
+                }},
+                "sink": {"kind": "consumer"}
+            }
+        });
+        let designs = [
+            varied.to_string(),
+            include_str!("../../examples/ecommerce.json").to_string(),
+            include_str!("../../examples/fanout.json").to_string(),
+            include_str!("../../examples/cross-region-replication.json").to_string(),
+            include_str!("../../examples/monitoring-alerting.json").to_string(),
+            include_str!("../../examples/heterogeneous-integration.json").to_string(),
+        ];
+        let (mut fused_templates, mut routes_seen) = (0, 0);
+        for text in &designs {
+            let topology = Topology::from_json(text).expect("design loads");
+            let c = compile(&topology, None).unwrap_or_else(|p| panic!("{p:?}"));
+            for node in &c.nodes {
+                let CompiledNode::Producer(producer) = node else {
+                    continue;
+                };
+                let Some(CompiledNode::Bus(bus)) = c.nodes.get(producer.to) else {
+                    continue;
+                };
+                fused_templates += producer
+                    .mix
+                    .iter()
+                    .filter(|(_, e)| e.fused.is_some())
+                    .count();
+                let tracked = HashMap::new();
+                let src = Source {
+                    producer,
+                    bus: Some(bus),
+                    region: "eu-west-1",
+                    stream: stream_of(3, &producer.info.name),
+                    epoch_ms: 1_700_000_000_000,
+                    tracked: &tracked,
+                    nodes: &c.nodes,
+                };
+                for seq in 1..=600 {
+                    let time = seq as f64 * 3.1e8;
+                    let prepared = prepare(&src, seq, time);
+                    let mut clock = (u64::MAX, String::new());
+                    time_text((src.epoch_ms + time as u64 / 1_000_000) / 1000, &mut clock);
+                    let scanned = route(
+                        bus,
+                        &c.nodes,
+                        &prepared.body,
+                        &clock.1,
+                        &mut Scratch::default(),
+                        &mut Vec::new(),
+                    );
+                    assert_eq!(
+                        format!("{:?}", prepared.routes),
+                        format!("{scanned:?}"),
+                        "{}",
+                        prepared.body
+                    );
+                    routes_seen += scanned.map_or(0, |r| r.len());
+                }
+            }
+        }
+        // The varied design's first template and most examples' templates are fused;
+        // the array and `$literal` templates are not (they are scanned).
+        assert!(fused_templates >= 8, "{fused_templates} templates fused");
+        assert!(routes_seen > 5000, "{routes_seen} routes");
     }
 }
