@@ -159,9 +159,18 @@ struct Timer {
     kind: TimerKind,
 }
 
+impl Timer {
+    /// The order key: time, then scheduling order, as one number (compared without
+    /// branches).
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.at) << 64) | u128::from(self.seq)
+    }
+}
+
 impl PartialEq for Timer {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.key() == other.key()
     }
 }
 
@@ -175,7 +184,7 @@ impl PartialOrd for Timer {
 
 impl Ord for Timer {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -370,8 +379,9 @@ impl SharedBatch {
         }
     }
 
-    /// Helps, waits for the chunks others are still preparing, and takes the batch.
-    fn take(&self) -> Vec<Prepared> {
+    /// Helps, waits for the chunks others are still preparing, and takes the batch's
+    /// chunks.
+    fn take(&self) -> Vec<Vec<Prepared>> {
         self.work();
         let Ok(mut done) = self.done.lock() else {
             return Vec::new();
@@ -382,10 +392,44 @@ impl SharedBatch {
                 Err(_) => return Vec::new(),
             };
         }
-        done.0
-            .iter_mut()
-            .flat_map(|c| c.take().unwrap_or_default())
-            .collect()
+        done.0.iter_mut().filter_map(Option::take).collect()
+    }
+}
+
+/// Prepared events waiting for their time, kept in the chunks they were prepared in
+/// (never copied into one list).
+#[derive(Default)]
+struct Ready {
+    /// Chunks with events left, in time order.
+    chunks: VecDeque<std::vec::IntoIter<Prepared>>,
+}
+
+impl Ready {
+    fn front(&self) -> Option<&Prepared> {
+        self.chunks.front()?.as_slice().first()
+    }
+
+    fn pop_front(&mut self) -> Option<Prepared> {
+        let chunk = self.chunks.front_mut()?;
+        let next = chunk.next();
+        if chunk.len() == 0 {
+            self.chunks.pop_front();
+        }
+        next
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+    }
+
+    fn push(&mut self, chunk: Vec<Prepared>) {
+        if !chunk.is_empty() {
+            self.chunks.push_back(chunk.into_iter());
+        }
     }
 }
 
@@ -398,7 +442,7 @@ struct ProducerRt {
     /// Events prepared so far (the last prepared sequence number).
     sent: u64,
     /// Prepared events waiting for their time.
-    ready: VecDeque<Prepared>,
+    ready: Ready,
     /// Identity of the producer's random streams.
     stream: u64,
     rate: f64,
@@ -995,7 +1039,7 @@ impl Engine {
             (CompiledNode::Producer(p), prior) => {
                 let mut rt = ProducerRt {
                     prefetch: None,
-                    ready: VecDeque::new(),
+                    ready: Ready::default(),
                     stream: super::produce::stream_of(self.seed, &p.info.name),
                     cfg: p.clone(),
                     next_at: if p.rate > 0.0 {
@@ -1239,7 +1283,7 @@ impl Engine {
             Some(pf) if pf.first == (p.sent + 1, p.next_at.to_bits(), rate.to_bits()) => {
                 // An empty or short batch means a worker died (then prepare here).
                 let batch = pf.batch.take();
-                if batch.len() != pf.batch.due.len() {
+                if batch.iter().map(Vec::len).sum::<usize>() != pf.batch.due.len() {
                     None
                 } else {
                     (p.sent, p.next_at) = pf.after;
@@ -1259,13 +1303,17 @@ impl Engine {
                     epoch_ms,
                     tracked: tracked.clone(),
                 };
-                job.run(&due, true)
+                vec![job.run(&due, true)]
             }
         };
         // Prepare the next batch in the background while this one is delivered; if the
         // engine needs it first, it prepares the remaining chunks itself (no waiting on
         // a busy core).
-        let size = prepared.len().clamp(PARALLEL_FILL, FILL_BATCH);
+        let size = prepared
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+            .clamp(PARALLEL_FILL, FILL_BATCH);
         let (first_seq, first_time) = (p.sent + 1, p.next_at);
         let (saved_sent, saved_next) = (p.sent, p.next_at);
         let due = p.take_due(f64::INFINITY, size, rate);
@@ -1290,7 +1338,9 @@ impl Engine {
                 batch,
             });
         }
-        p.ready.extend(prepared);
+        for chunk in prepared {
+            p.ready.push(chunk);
+        }
     }
 
     /// Forgets prepared events (their producer's settings or the horizon changed); they
