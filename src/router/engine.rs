@@ -627,6 +627,8 @@ pub struct Engine {
     /// [`super::produce::Route::filter`]), taken by the topic it reaches.
     route_filter: Option<u64>,
     producers: Vec<NodeId>,
+    /// [`Engine::next_producer`]'s answer until a producer changes (`None`: unknown).
+    next_producer_cache: std::cell::Cell<Option<Option<(SimTime, NodeId)>>>,
     roots: u64,
     epoch_ms: u64,
     time_text: (u64, String),
@@ -667,6 +669,7 @@ impl Engine {
             rule_ids: Vec::new(),
             route_filter: None,
             producers: Vec::new(),
+            next_producer_cache: std::cell::Cell::new(None),
             roots: 0,
             epoch_ms: options.epoch_ms,
             time_text: (u64::MAX, String::new()),
@@ -773,7 +776,23 @@ impl Engine {
         }
     }
 
+    /// The producer whose next event is due first, with that time; remembered until a
+    /// producer changes ([`Engine::producers_changed`]).
     fn next_producer(&self) -> Option<(SimTime, NodeId)> {
+        if let Some(known) = self.next_producer_cache.get() {
+            return known;
+        }
+        let next = self.find_next_producer();
+        self.next_producer_cache.set(Some(next));
+        next
+    }
+
+    /// Forgets [`Engine::next_producer`]'s answer (a producer's state changed).
+    fn producers_changed(&self) {
+        self.next_producer_cache.set(None);
+    }
+
+    fn find_next_producer(&self) -> Option<(SimTime, NodeId)> {
         let mut best: Option<(SimTime, NodeId)> = None;
         for &id in &self.producers {
             if let NodeRt::Producer(p) = &self.nodes[id] {
@@ -882,6 +901,7 @@ impl Engine {
     /// (queued messages, busy consumers, counters); removed nodes drop what they held
     /// (counted, reason "node removed"); new nodes start empty.
     pub fn apply(&mut self, new: Arc<Compiled>) {
+        self.producers_changed();
         self.invalidate_producers();
         let old = std::mem::replace(&mut self.compiled, new.clone());
         let remap: Vec<Option<NodeId>> = old
@@ -1213,6 +1233,7 @@ impl Engine {
     }
 
     fn produce(&mut self, id: NodeId) {
+        self.producers_changed();
         let empty = matches!(&self.nodes[id], NodeRt::Producer(p) if p.ready.is_empty());
         if empty {
             self.fill(id);
@@ -1267,6 +1288,7 @@ impl Engine {
     /// Prepares a producer's upcoming events up to the horizon (the run target or the
     /// next scenario action, whichever is first), on all cores when there are many.
     fn fill(&mut self, id: NodeId) {
+        self.producers_changed();
         // Up to where this run goes or the next scenario action (it may change the
         // producer), whichever is first: preparing further ahead here would make a
         // real-time run wait for a big batch while events are due (latency). Further
@@ -1346,6 +1368,7 @@ impl Engine {
     /// Forgets prepared events (their producer's settings or the horizon changed); they
     /// are prepared again, identically, when due.
     fn invalidate(&mut self, id: NodeId) {
+        self.producers_changed();
         if let NodeRt::Producer(p) = &mut self.nodes[id] {
             if let Some(front) = p.ready.front() {
                 p.next_at = front.time;
@@ -2377,6 +2400,7 @@ impl Engine {
     }
 
     fn set_producer(&mut self, id: NodeId, change: impl FnOnce(&mut ProducerRt)) {
+        self.producers_changed();
         self.invalidate(id);
         let now = self.now as f64;
         if let NodeRt::Producer(p) = &mut self.nodes[id] {
