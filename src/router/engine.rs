@@ -168,23 +168,62 @@ impl Timer {
     }
 }
 
-impl PartialEq for Timer {
+/// The pending timers, popped in (time, scheduling order) order: a binary heap on
+/// [`Timer::key`].
+#[derive(Debug, Default)]
+struct TimerQueue {
+    heap: BinaryHeap<Reverse<Keyed>>,
+}
+
+/// A timer ordered by its key alone.
+#[derive(Debug)]
+struct Keyed(Timer);
+
+impl PartialEq for Keyed {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        self.0.key() == other.0.key()
     }
 }
 
-impl Eq for Timer {}
+impl Eq for Keyed {}
 
-impl PartialOrd for Timer {
+impl PartialOrd for Keyed {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Timer {
+impl Ord for Keyed {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
+        self.0.key().cmp(&other.0.key())
+    }
+}
+
+impl TimerQueue {
+    fn peek_at(&self) -> Option<SimTime> {
+        self.heap.peek().map(|Reverse(Keyed(t))| t.at)
+    }
+
+    fn push(&mut self, timer: Timer) {
+        self.heap.push(Reverse(Keyed(timer)));
+    }
+
+    fn pop(&mut self) -> Option<Timer> {
+        self.heap.pop().map(|Reverse(Keyed(t))| t)
+    }
+
+    /// Takes every timer out, in no particular order.
+    fn take_all(&mut self) -> Vec<Timer> {
+        std::mem::take(&mut self.heap)
+            .into_vec()
+            .into_iter()
+            .map(|Reverse(Keyed(t))| t)
+            .collect()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
     }
 }
 
@@ -483,6 +522,8 @@ struct QueueRt {
 
 struct ConsumerRt {
     cfg: Arc<CompiledConsumer>,
+    /// Draws the consumer's processing times.
+    latency: LatencySampler,
     busy: u32,
     down: bool,
     extra_latency: SimTime,
@@ -612,7 +653,7 @@ pub struct Engine {
     /// the next one, since it may change them).
     action_marks: BinaryHeap<Reverse<SimTime>>,
     seq: u64,
-    heap: BinaryHeap<Reverse<Timer>>,
+    heap: TimerQueue,
     letters: Slab<Letter>,
     rng: Pcg64Mcg,
     nodes: Vec<NodeRt>,
@@ -656,7 +697,7 @@ impl Engine {
             target: 0,
             action_marks: BinaryHeap::new(),
             seq: 0,
-            heap: BinaryHeap::new(),
+            heap: TimerQueue::default(),
             letters: Slab::new(),
             rng: Pcg64Mcg::seed_from_u64(options.seed),
             nodes: Vec::new(),
@@ -768,7 +809,7 @@ impl Engine {
 
     /// When the next thing happens, if anything is scheduled.
     pub fn next_time(&self) -> Option<SimTime> {
-        let timer = self.heap.peek().map(|Reverse(t)| t.at);
+        let timer = self.heap.peek_at();
         let producer = self.next_producer().map(|(t, _)| t);
         match (timer, producer) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -834,7 +875,7 @@ impl Engine {
     /// Processes the next happening if it is due at or before `limit` (one look at
     /// the producers and the timers per happening).
     fn step_due(&mut self, limit: SimTime) -> Option<SimTime> {
-        let timer_at = self.heap.peek().map(|Reverse(t)| t.at);
+        let timer_at = self.heap.peek_at();
         match (self.next_producer(), timer_at) {
             (Some((pt, id)), t) if t.is_none_or(|t| pt < t) => {
                 if pt > limit {
@@ -846,7 +887,7 @@ impl Engine {
                 Some(pt)
             }
             (_, Some(at)) if at <= limit => {
-                let Reverse(timer) = self.heap.pop()?;
+                let timer = self.heap.pop()?;
                 self.now = self.now.max(timer.at);
                 self.fire(timer.kind);
                 Some(timer.at)
@@ -860,11 +901,11 @@ impl Engine {
             self.action_marks.push(Reverse(at));
         }
         self.seq += 1;
-        self.heap.push(Reverse(Timer {
+        self.heap.push(Timer {
             at,
             seq: self.seq,
             kind,
-        }));
+        });
     }
 
     fn fire(&mut self, kind: TimerKind) {
@@ -967,12 +1008,12 @@ impl Engine {
                 None => orphaned.push(key),
             }
         }
-        let timers = std::mem::take(&mut self.heap).into_vec();
+        let timers = self.heap.take_all();
         // Slots freed because the letter being processed went away; letters whose
         // consumer went away while their queue stayed go back to the queue.
         let mut freed = Vec::new();
         let mut requeue = Vec::new();
-        for Reverse(mut t) in timers {
+        for mut t in timers {
             let keep = match &mut t.kind {
                 TimerKind::Retry(k) => !orphaned.contains(&(*k as LetterKey)),
                 TimerKind::Complete {
@@ -1007,7 +1048,7 @@ impl Engine {
                 TimerKind::Action(_) | TimerKind::Revert(_) => true,
             };
             if keep {
-                self.heap.push(Reverse(t));
+                self.heap.push(t);
             }
         }
         for c in freed {
@@ -1132,6 +1173,7 @@ impl Engine {
             }
             (CompiledNode::Consumer(c), prior) => {
                 let mut rt = ConsumerRt {
+                    latency: LatencySampler::new(&c.config.latency),
                     error_rate: c.config.error_rate,
                     cfg: c.clone(),
                     busy: 0,
@@ -1978,7 +2020,7 @@ impl Engine {
         c.busy += 1;
         let busy = c.busy;
         let latency =
-            sample_latency(&c.cfg.config.latency, &mut self.rng).saturating_add(c.extra_latency);
+            c.latency.sample(&mut self.rng).saturating_add(c.extra_latency);
         let error_rate = c.error_rate;
         let timeout = c.cfg.config.timeout.map(|t| t.nanos());
         self.metrics[consumer].set_depth(u64::from(busy));
@@ -2688,25 +2730,50 @@ fn take_next(q: &mut QueueRt) -> Option<LetterKey> {
     q.visible.pop_front()
 }
 
-fn sample_latency(latency: &Latency, rng: &mut Pcg64Mcg) -> SimTime {
-    match latency {
-        Latency::Fixed(d) => d.nanos(),
-        Latency::Uniform([a, b]) => {
-            if a.nanos() >= b.nanos() {
-                a.nanos()
-            } else {
-                rng.random_range(a.nanos()..=b.nanos())
+/// A consumer's processing-time distribution with what each draw needs worked out
+/// once (the same draws as computing it every time).
+#[derive(Clone, Copy, Debug)]
+enum LatencySampler {
+    Fixed(SimTime),
+    Uniform(SimTime, SimTime),
+    Exponential(f64),
+    /// Median (ns, at least 1) and the log-normal's sigma.
+    Lognormal(f64, f64),
+}
+
+impl LatencySampler {
+    fn new(latency: &Latency) -> LatencySampler {
+        match latency {
+            Latency::Fixed(d) => LatencySampler::Fixed(d.nanos()),
+            Latency::Uniform([a, b]) => LatencySampler::Uniform(a.nanos(), b.nanos()),
+            Latency::Exponential(mean) => LatencySampler::Exponential(mean.nanos() as f64),
+            Latency::Lognormal { median, p99 } => {
+                let m = median.nanos().max(1) as f64;
+                let sigma = (p99.nanos().max(1) as f64 / m).ln() / 2.326_347_874;
+                LatencySampler::Lognormal(m, sigma)
             }
         }
-        Latency::Exponential(mean) => {
-            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-            (-u.ln() * mean.nanos() as f64) as SimTime
-        }
-        Latency::Lognormal { median, p99 } => {
-            let m = median.nanos().max(1) as f64;
-            let sigma = (p99.nanos().max(1) as f64 / m).ln() / 2.326_347_874;
-            let z: f64 = StandardNormal.sample(rng);
-            (m * (sigma * z).exp()).min(1e15) as SimTime
+    }
+
+    #[inline]
+    fn sample(self, rng: &mut Pcg64Mcg) -> SimTime {
+        match self {
+            LatencySampler::Fixed(d) => d,
+            LatencySampler::Uniform(a, b) => {
+                if a >= b {
+                    a
+                } else {
+                    rng.random_range(a..=b)
+                }
+            }
+            LatencySampler::Exponential(mean) => {
+                let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+                (-u.ln() * mean) as SimTime
+            }
+            LatencySampler::Lognormal(m, sigma) => {
+                let z: f64 = StandardNormal.sample(rng);
+                (m * (sigma * z).exp()).min(1e15) as SimTime
+            }
         }
     }
 }
@@ -2747,5 +2814,48 @@ fn empty_compiled() -> Compiled {
         nodes: Vec::new(),
         scenarios: BTreeMap::new(),
         warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The timer queue pops in (time, scheduling order) order, like a binary heap of
+    /// timers, under any mix of pushes and pops, and gives back every timer it holds.
+    #[test]
+    fn timer_queue_pops_in_time_then_scheduling_order() {
+        let mut rng = Pcg64Mcg::seed_from_u64(5);
+        let mut queue = TimerQueue::default();
+        let mut reference = BinaryHeap::new();
+        let mut seq = 0u64;
+        let mut popped = 0;
+        for round in 0..20_000 {
+            if rng.random::<f64>() < 0.55 || queue.is_empty() {
+                seq += 1;
+                // Few distinct times, so that many timers share one.
+                let at = rng.random_range(0..50u64) * 1_000 + round / 100;
+                queue.push(Timer {
+                    at,
+                    seq,
+                    kind: TimerKind::Retry(seq as Id32),
+                });
+                reference.push(Reverse((at, seq)));
+            } else {
+                let timer = queue.pop().expect("a timer");
+                let Reverse((at, seq)) = reference.pop().expect("a timer");
+                assert_eq!((timer.at, timer.seq), (at, seq));
+                assert!(matches!(timer.kind, TimerKind::Retry(k) if u64::from(k) == seq));
+                popped += 1;
+            }
+            assert_eq!(queue.peek_at(), reference.peek().map(|Reverse((at, _))| *at));
+        }
+        assert!(popped > 5_000);
+        let mut left: Vec<u64> = queue.take_all().iter().map(|t| t.seq).collect();
+        let mut expected: Vec<u64> = reference.into_iter().map(|Reverse((_, s))| s).collect();
+        left.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(left, expected);
+        assert!(queue.pop().is_none());
     }
 }
