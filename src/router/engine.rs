@@ -320,6 +320,48 @@ impl ProducerRt {
     }
 }
 
+/// What the engine is done with: dropped in batches on the pool's threads
+/// ([`Engine::bury`]), so that the engine's own thread does not pay for freeing memory
+/// the preparing threads allocated (bodies, route lists).
+#[allow(dead_code, reason = "held only to be dropped on a pool thread")]
+enum Garbage {
+    Message(Arc<Message>),
+    Routes(Vec<Route>),
+}
+
+/// How much garbage is handed to the pool at once.
+const GRAVEYARD: usize = 512;
+
+/// The threads that prepare producers' events ahead and drop what the engine is done
+/// with: one per core, at a lower scheduling priority than the engine's own thread, so
+/// that background preparation never delays a due event (the engine prepares what it
+/// needs itself when the pool is behind).
+fn preparers() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let built = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("eventyard-prepare-{i}"))
+            .start_handler(|_| lower_priority())
+            .build();
+        match built {
+            Ok(pool) => pool,
+            // Threads could not be started: one thread at normal priority still works.
+            Err(_) => match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                Ok(pool) => pool,
+                Err(e) => panic!("cannot start a thread to prepare events: {e}"),
+            },
+        }
+    })
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10). On Linux the nice value
+/// belongs to the thread; elsewhere nothing is changed. Failure is ignored: the thread
+/// keeps the normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, 10);
+}
+
 /// Everything preparing a batch needs, owned, so it can run on another thread.
 struct PrepareJob {
     producer: Arc<CompiledProducer>,
@@ -347,9 +389,11 @@ impl PrepareJob {
         };
         if parallel && due.len() >= PARALLEL_FILL {
             use rayon::prelude::*;
-            due.par_iter()
-                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
-                .collect()
+            preparers().install(|| {
+                due.par_iter()
+                    .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
+                    .collect()
+            })
         } else {
             due.iter()
                 .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
@@ -398,24 +442,28 @@ impl SharedBatch {
 
     /// Prepares unclaimed chunks until none is left.
     fn work(&self) {
+        while self.work_one() {}
+    }
+
+    /// Prepares one unclaimed chunk, if any is left; false when none was.
+    fn work_one(&self) -> bool {
         use std::sync::atomic::Ordering;
         let chunks = self.due.len().div_ceil(CHUNK);
-        loop {
-            let c = self.next.fetch_add(1, Ordering::Relaxed);
-            if c >= chunks {
-                return;
-            }
-            let end = ((c + 1) * CHUNK).min(self.due.len());
-            let prepared = self.job.run(&self.due[c * CHUNK..end], false);
-            let Ok(mut done) = self.done.lock() else {
-                return;
-            };
-            done.0[c] = Some(prepared);
-            done.1 -= 1;
-            if done.1 == 0 {
-                self.finished.notify_all();
-            }
+        let c = self.next.fetch_add(1, Ordering::Relaxed);
+        if c >= chunks {
+            return false;
         }
+        let end = ((c + 1) * CHUNK).min(self.due.len());
+        let prepared = self.job.run(&self.due[c * CHUNK..end], false);
+        let Ok(mut done) = self.done.lock() else {
+            return false;
+        };
+        done.0[c] = Some(prepared);
+        done.1 -= 1;
+        if done.1 == 0 {
+            self.finished.notify_all();
+        }
+        true
     }
 
     /// Helps, waits for the chunks others are still preparing, and takes the batch's
@@ -668,6 +716,8 @@ pub struct Engine {
     /// [`super::produce::Route::filter`]), taken by the topic it reaches.
     route_filter: Option<u64>,
     producers: Vec<NodeId>,
+    /// What the engine is done with, to be dropped on the pool ([`Engine::bury`]).
+    graveyard: Vec<Garbage>,
     /// [`Engine::next_producer`]'s answer until a producer changes (`None`: unknown).
     next_producer_cache: std::cell::Cell<Option<Option<(SimTime, NodeId)>>>,
     roots: u64,
@@ -710,6 +760,7 @@ impl Engine {
             rule_ids: Vec::new(),
             route_filter: None,
             producers: Vec::new(),
+            graveyard: Vec::new(),
             next_producer_cache: std::cell::Cell::new(None),
             roots: 0,
             epoch_ms: options.epoch_ms,
@@ -805,6 +856,17 @@ impl Engine {
         self.actions.push(action);
         self.saved.push(0.0);
         self.schedule(at, TimerKind::Action(id32(self.actions.len() - 1)));
+    }
+
+    /// Prepares one chunk of a producer's upcoming events that the pool has not taken
+    /// yet, if there is one: what a real-time driver does instead of spinning while it
+    /// waits for the next happening (the pool's threads need the core it would spin
+    /// on). False when there was nothing to prepare.
+    pub fn help_prepare(&self) -> bool {
+        self.producers.iter().any(|&id| {
+            matches!(&self.nodes[id], NodeRt::Producer(p)
+                if p.prefetch.as_ref().is_some_and(|pf| pf.batch.work_one()))
+        })
     }
 
     /// When the next thing happens, if anything is scheduled.
@@ -1392,9 +1454,9 @@ impl Engine {
                 tracked,
             };
             let batch = Arc::new(SharedBatch::new(job, due));
-            for _ in 0..rayon::current_num_threads() {
+            for _ in 0..preparers().current_num_threads() {
                 let batch = batch.clone();
-                rayon::spawn(move || batch.work());
+                preparers().spawn(move || batch.work());
             }
             p.prefetch = Some(Prefetch {
                 first: (first_seq, first_time.to_bits(), rate.to_bits()),
@@ -1448,6 +1510,15 @@ impl Engine {
         }
     }
 
+    /// Drops `garbage` later, on a pool thread, with a batch of others.
+    fn bury(&mut self, garbage: Garbage) {
+        self.graveyard.push(garbage);
+        if self.graveyard.len() >= GRAVEYARD {
+            let batch = std::mem::replace(&mut self.graveyard, Vec::with_capacity(GRAVEYARD));
+            preparers().spawn(move || drop(batch));
+        }
+    }
+
     fn drop_letter(&mut self, key: LetterKey, at: NodeId, reason: &'static str) {
         let letter = self.letters.remove(key);
         self.metrics[at].drop(reason);
@@ -1476,12 +1547,30 @@ impl Engine {
         self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
         self.archive(bus, &msg);
+        let routes = self.route_on_bus(bus, &msg, &cfg, &edges, routes);
+        self.bury(Garbage::Message(msg));
+        if let Some(routes) = routes {
+            self.bury(Garbage::Routes(routes));
+        }
+    }
+
+    /// The rest of [`Engine::put_on_bus`] once the bus accepted `msg`: matches it (unless
+    /// `routes` were prepared) and sends a copy to every target of every live matched
+    /// rule. Gives back the emptied route list (for [`Engine::bury`]).
+    fn route_on_bus(
+        &mut self,
+        bus: NodeId,
+        msg: &Arc<Message>,
+        cfg: &Arc<CompiledBus>,
+        edges: &Arc<Vec<Vec<u32>>>,
+        routes: Option<Vec<Route>>,
+    ) -> Option<Vec<Route>> {
         let routes = match routes {
             Some(routes) => Some(routes),
             None => {
                 self.time_text();
                 super::produce::route(
-                    &cfg,
+                    cfg,
                     &self.compiled.nodes,
                     &msg.body,
                     &self.time_text.1,
@@ -1490,15 +1579,15 @@ impl Engine {
                 )
             }
         };
-        let Some(routes) = routes else {
+        let Some(mut routes) = routes else {
             self.metrics[bus].drop("malformed event");
             self.ledger.dropped += 1;
             self.tracer
-                .hop(&msg, self.now, bus, HopKind::Dropped("malformed event"));
-            return;
+                .hop(msg, self.now, bus, HopKind::Dropped("malformed event"));
+            return None;
         };
         let NodeRt::Bus(b) = &self.nodes[bus] else {
-            return;
+            return Some(routes);
         };
         let disabled = &b.disabled;
         let live = routes.iter().filter(|r| !disabled[r.rule as usize]).count();
@@ -1506,15 +1595,15 @@ impl Engine {
             self.metrics[bus].counters.filtered += 1;
             self.metrics[bus].drop("no rule matched");
             self.ledger.dropped += 1;
-            self.tracer.hop(&msg, self.now, bus, HopKind::NoMatch);
-            return;
+            self.tracer.hop(msg, self.now, bus, HopKind::NoMatch);
+            return Some(routes);
         }
         self.metrics[bus].counters.matched += 1;
         self.ledger.routed += 1;
         let mut last_rule = u32::MAX;
-        for route in routes {
+        for route in routes.drain(..) {
             let NodeRt::Bus(b) = &self.nodes[bus] else {
-                return;
+                break;
             };
             if b.disabled[route.rule as usize] {
                 continue;
@@ -1522,7 +1611,7 @@ impl Engine {
             if route.rule != last_rule {
                 last_rule = route.rule;
                 self.tracer
-                    .hop(&msg, self.now, bus, HopKind::Matched(route.rule));
+                    .hop(msg, self.now, bus, HopKind::Matched(route.rule));
             }
             let rule = &cfg.rules[route.rule as usize];
             let target = &rule.targets[route.target as usize];
@@ -1545,7 +1634,7 @@ impl Engine {
                 // The copy's body is never read: counts, hops and probes use what it
                 // shares with the event.
                 self.ledger.created += 1;
-                self.consume_now(&msg, target.to, edge, via);
+                self.consume_now(msg, target.to, edge, via);
                 continue;
             }
             let copy = if body.is_none() && target.group_id.is_none() {
@@ -1577,6 +1666,7 @@ impl Engine {
             self.deliver(key, target.to);
             self.route_filter = None;
         }
+        Some(routes)
     }
 
     /// Who is putting a letter: the producer or forwarding bus, with its account.
@@ -1626,7 +1716,9 @@ impl Engine {
                         .is_some_and(|(t, _)| t.saturating_add(r.nanos()) < self.now)
                 })
             {
-                rt.events.pop_front();
+                if let Some((_, old)) = rt.events.pop_front() {
+                    self.graveyard.push(Garbage::Message(old));
+                }
                 evicted += 1;
             }
             let depth = rt.events.len() as u64;
@@ -2019,8 +2111,10 @@ impl Engine {
         };
         c.busy += 1;
         let busy = c.busy;
-        let latency =
-            c.latency.sample(&mut self.rng).saturating_add(c.extra_latency);
+        let latency = c
+            .latency
+            .sample(&mut self.rng)
+            .saturating_add(c.extra_latency);
         let error_rate = c.error_rate;
         let timeout = c.cfg.config.timeout.map(|t| t.nanos());
         self.metrics[consumer].set_depth(u64::from(busy));
@@ -2072,6 +2166,7 @@ impl Engine {
                     }
                     self.refresh_depth(queue);
                 }
+                self.bury(Garbage::Message(letter.msg));
             }
             Some(error) => {
                 let code = error.code();
@@ -2848,7 +2943,10 @@ mod tests {
                 assert!(matches!(timer.kind, TimerKind::Retry(k) if u64::from(k) == seq));
                 popped += 1;
             }
-            assert_eq!(queue.peek_at(), reference.peek().map(|Reverse((at, _))| *at));
+            assert_eq!(
+                queue.peek_at(),
+                reference.peek().map(|Reverse((at, _))| *at)
+            );
         }
         assert!(popped > 5_000);
         let mut left: Vec<u64> = queue.take_all().iter().map(|t| t.seq).collect();
