@@ -320,17 +320,9 @@ impl ProducerRt {
     }
 }
 
-/// What the engine is done with: dropped in batches on the pool's threads
-/// ([`Engine::bury`]), so that the engine's own thread does not pay for freeing memory
-/// the preparing threads allocated (bodies, route lists).
-#[allow(dead_code, reason = "held only to be dropped on a pool thread")]
-enum Garbage {
-    Message(Arc<Message>),
-    Routes(Vec<Route>),
-}
-
-/// How much garbage is handed to the pool at once.
-const GRAVEYARD: usize = 512;
+/// How many finished buffers the engine collects before handing them back at once
+/// (see [`super::recycle`]).
+const SPARES: usize = 256;
 
 /// The threads that prepare producers' events ahead and drop what the engine is done
 /// with: one per core, at a lower scheduling priority than the engine's own thread, so
@@ -716,8 +708,9 @@ pub struct Engine {
     /// [`super::produce::Route::filter`]), taken by the topic it reaches.
     route_filter: Option<u64>,
     producers: Vec<NodeId>,
-    /// What the engine is done with, to be dropped on the pool ([`Engine::bury`]).
-    graveyard: Vec<Garbage>,
+    /// Finished bodies and route lists, to be handed back for reuse.
+    spare_bodies: Vec<String>,
+    spare_routes: Vec<Vec<Route>>,
     /// [`Engine::next_producer`]'s answer until a producer changes (`None`: unknown).
     next_producer_cache: std::cell::Cell<Option<Option<(SimTime, NodeId)>>>,
     roots: u64,
@@ -760,7 +753,8 @@ impl Engine {
             rule_ids: Vec::new(),
             route_filter: None,
             producers: Vec::new(),
-            graveyard: Vec::new(),
+            spare_bodies: Vec::new(),
+            spare_routes: Vec::new(),
             next_producer_cache: std::cell::Cell::new(None),
             roots: 0,
             epoch_ms: options.epoch_ms,
@@ -1510,12 +1504,28 @@ impl Engine {
         }
     }
 
-    /// Drops `garbage` later, on a pool thread, with a batch of others.
-    fn bury(&mut self, garbage: Garbage) {
-        self.graveyard.push(garbage);
-        if self.graveyard.len() >= GRAVEYARD {
-            let batch = std::mem::replace(&mut self.graveyard, Vec::with_capacity(GRAVEYARD));
-            preparers().spawn(move || drop(batch));
+    /// Lets go of a message; when it was the last copy, its body goes back to the
+    /// preparing threads for reuse (see [`super::recycle`]).
+    fn retire(&mut self, msg: Arc<Message>) {
+        let Ok(msg) = Arc::try_unwrap(msg) else {
+            return;
+        };
+        if super::recycle::keeps(&msg.body) {
+            self.spare_bodies.push(msg.body);
+            self.give_back_spares();
+        }
+    }
+
+    /// Lets go of a route list (emptied), for reuse.
+    fn retire_routes(&mut self, routes: Vec<Route>) {
+        self.spare_routes.push(routes);
+        self.give_back_spares();
+    }
+
+    /// Hands the collected buffers back once there are enough of them.
+    fn give_back_spares(&mut self) {
+        if self.spare_bodies.len() + self.spare_routes.len() >= SPARES {
+            super::recycle::give_back(&mut self.spare_bodies, &mut self.spare_routes);
         }
     }
 
@@ -1548,9 +1558,9 @@ impl Engine {
         let msg = letter.msg;
         self.archive(bus, &msg);
         let routes = self.route_on_bus(bus, &msg, &cfg, &edges, routes);
-        self.bury(Garbage::Message(msg));
+        self.retire(msg);
         if let Some(routes) = routes {
-            self.bury(Garbage::Routes(routes));
+            self.retire_routes(routes);
         }
     }
 
@@ -1716,8 +1726,11 @@ impl Engine {
                         .is_some_and(|(t, _)| t.saturating_add(r.nanos()) < self.now)
                 })
             {
-                if let Some((_, old)) = rt.events.pop_front() {
-                    self.graveyard.push(Garbage::Message(old));
+                if let Some((_, old)) = rt.events.pop_front()
+                    && let Ok(old) = Arc::try_unwrap(old)
+                    && super::recycle::keeps(&old.body)
+                {
+                    self.spare_bodies.push(old.body);
                 }
                 evicted += 1;
             }
@@ -2166,7 +2179,7 @@ impl Engine {
                     }
                     self.refresh_depth(queue);
                 }
-                self.bury(Garbage::Message(letter.msg));
+                self.retire(letter.msg);
             }
             Some(error) => {
                 let code = error.code();

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod live;
 pub mod metrics;
 pub mod produce;
+mod recycle;
 pub mod run;
 pub mod trace;
 

@@ -22,9 +22,6 @@ use crate::model::template::{Mark, RenderContext};
 use crate::model::transform::{Reserved, TargetInput, TopLevel, Written};
 use crate::pattern::{EventValue, RuleId, Scratch};
 
-/// Room reserved for a body (most events fit; bigger ones grow once).
-const BODY_CAPACITY: usize = 512;
-
 /// One prepared event.
 #[derive(Debug)]
 pub struct Prepared {
@@ -189,7 +186,7 @@ fn prepare_with(
             });
             let known = Known {
                 members: known.then_some(&members[..]),
-                values: values.as_deref(),
+                values: values.as_ref().map(WrittenValues::as_slice),
                 written,
             };
             out.routes = route_with(bus, src.nodes, &out.body, known, &clock.1, scratch, ids);
@@ -206,9 +203,9 @@ fn written_values<'b>(
     fused: &FusedEvent,
     members: &EnvelopeMembers,
     marks: &[Mark],
-) -> Option<Vec<(u32, EventValue<'b>)>> {
+) -> Option<WrittenValues<'b>> {
     let bytes = body.as_bytes();
-    let mut values = Vec::with_capacity(fused.envelope_fields.len() + marks.len());
+    let mut values = WrittenValues::default();
     for &(member, field) in &fused.envelope_fields {
         let (_, start, end) = *members.get(member)?;
         values.push((field, leaf_value(bytes.get(start..end)?)?));
@@ -221,6 +218,49 @@ fn written_values<'b>(
         values.push((field, leaf_value(text)?));
     }
     Some(values)
+}
+
+/// Values handed to the matcher: a few on the stack (the usual case), more on the heap.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the inline variant is the point: no allocation per event"
+)]
+enum WrittenValues<'b> {
+    Inline([(u32, EventValue<'b>); INLINE_VALUES], usize),
+    Heap(Vec<(u32, EventValue<'b>)>),
+}
+
+/// How many values [`WrittenValues`] holds without allocating.
+const INLINE_VALUES: usize = 16;
+
+impl Default for WrittenValues<'_> {
+    fn default() -> Self {
+        WrittenValues::Inline([(0, EventValue::Null); INLINE_VALUES], 0)
+    }
+}
+
+impl<'b> WrittenValues<'b> {
+    fn push(&mut self, value: (u32, EventValue<'b>)) {
+        match self {
+            WrittenValues::Inline(items, len) if *len < INLINE_VALUES => {
+                items[*len] = value;
+                *len += 1;
+            }
+            WrittenValues::Inline(items, len) => {
+                let mut heap = items[..*len].to_vec();
+                heap.push(value);
+                *self = WrittenValues::Heap(heap);
+            }
+            WrittenValues::Heap(heap) => heap.push(value),
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, EventValue<'b>)] {
+        match self {
+            WrittenValues::Inline(items, len) => &items[..*len],
+            WrittenValues::Heap(heap) => heap,
+        }
+    }
 }
 
 /// A compact JSON scalar as the matcher receives it; `None` for an object, an array
@@ -264,7 +304,7 @@ fn prepare_body<'s>(
     let mut out = Prepared {
         time,
         seq,
-        body: String::with_capacity(BODY_CAPACITY),
+        body: super::recycle::body(),
         attributes: None,
         group_id: None,
         dedup_id: None,
@@ -296,15 +336,11 @@ fn prepare_body<'s>(
         if to_bus {
             let id =
                 uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid();
-            // Each template renders one compact JSON value; the three texts below are
-            // written between quotes unescaped, so their ranges are known only when
-            // they hold no `"` or `\`.
-            members_known = [p.info.account.as_str(), now_text, src.region]
-                .iter()
-                .all(|t| {
-                    t.bytes()
-                        .fold(true, |ok, b| ok & (b != b'"') & (b != b'\\'))
-                });
+            // Each template renders one compact JSON value; the account, time and region
+            // are written between quotes unescaped, so their ranges are known only when
+            // they hold no `"` or `\` (an RFC 3339 time never does).
+            let plain = |t: &str| memchr::memchr2(b'"', b'\\', t.as_bytes()).is_none();
+            members_known = plain(&p.info.account) && plain(src.region);
             body.push_str("{\"version\":");
             let mut at = body.len();
             body.push_str("\"0\"");
@@ -470,7 +506,7 @@ fn route_with<'b>(
     // Rule order (ids are in match order); sorted in place, no allocation.
     ids.sort_unstable_by_key(|&id| bus.rule_index(id));
     let body_text = body;
-    let mut routes = Vec::with_capacity(ids.len());
+    let mut routes = super::recycle::routes(ids.len());
     let mut top: Option<TopLevel<'_>> = None;
     for r in ids.iter().map(|&id| bus.rule_index(id)) {
         let rule = &bus.rules[r];
@@ -821,8 +857,29 @@ mod tests {
                 "sink": {"kind": "consumer"}
             }
         });
+        // More read values than fit on the stack.
+        let fields: serde_json::Map<String, serde_json::Value> = (0..24)
+            .map(|i| (format!("f{i}"), serde_json::json!({"$int": [0, 9]})))
+            .collect();
+        let rules: serde_json::Map<String, serde_json::Value> = (0..24)
+            .map(|i| {
+                (
+                    format!("r{i}"),
+                    serde_json::json!({"pattern": {"detail": {format!("f{i}"): [{"numeric": [">", 5]}]}}, "targets": [{"to": "sink"}]}),
+                )
+            })
+            .collect();
+        let wide = serde_json::json!({
+            "eventyard": 1,
+            "nodes": {
+                "p": {"kind": "producer", "to": "bus", "rate": 1, "events": [{"source": "s", "detail_type": "T", "detail": fields}]},
+                "bus": {"kind": "bus", "rules": rules},
+                "sink": {"kind": "consumer"}
+            }
+        });
         let designs = [
             varied.to_string(),
+            wide.to_string(),
             include_str!("../../examples/ecommerce.json").to_string(),
             include_str!("../../examples/fanout.json").to_string(),
             include_str!("../../examples/cross-region-replication.json").to_string(),
