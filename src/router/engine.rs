@@ -44,6 +44,8 @@ pub const RETRY_CAP: SimTime = 300 * 1_000_000_000;
 pub const MIN_REDELIVERY: SimTime = 1_000_000;
 /// Most events a producer prepares at once.
 const FILL_BATCH: usize = 4096;
+/// A background batch holds at least this much of a producer's time (seconds).
+const PREFETCH_AHEAD_SECS: f64 = 0.004;
 /// Batches at least this large are prepared on all cores.
 const PARALLEL_FILL: usize = 256;
 
@@ -405,15 +407,17 @@ struct Prefetch {
 }
 
 /// A batch prepared in chunks by whoever is free: the pool's threads in the
-/// background, and the engine itself when it needs the batch before it is done (so no
-/// core idles while the engine waits).
+/// background, and the engine itself when it needs a chunk nobody has started (so no
+/// core idles while the engine waits). The engine takes the chunks in order as they
+/// are done ([`Ready`]); it never waits for more than the chunk it needs next.
 struct SharedBatch {
     job: PrepareJob,
     due: Vec<(u64, f64)>,
     /// The next chunk nobody has claimed.
     next: std::sync::atomic::AtomicUsize,
-    /// Finished chunks, and how many are still being prepared.
-    done: std::sync::Mutex<(Vec<Option<Vec<Prepared>>>, usize)>,
+    /// Finished chunks not taken yet.
+    done: std::sync::Mutex<Vec<Option<Vec<Prepared>>>>,
+    /// Signalled whenever a chunk is finished.
     finished: std::sync::Condvar,
 }
 
@@ -427,9 +431,25 @@ impl SharedBatch {
             job,
             due,
             next: std::sync::atomic::AtomicUsize::new(0),
-            done: std::sync::Mutex::new(((0..chunks).map(|_| None).collect(), chunks)),
+            done: std::sync::Mutex::new((0..chunks).map(|_| None).collect()),
             finished: std::sync::Condvar::new(),
         }
+    }
+
+    fn chunks(&self) -> usize {
+        self.due.len().div_ceil(CHUNK)
+    }
+
+    /// The (sequence number, time) of chunk `c`'s first event.
+    fn first_of(&self, c: usize) -> Option<(u64, f64)> {
+        self.due.get(c * CHUNK).copied()
+    }
+
+    /// Prepares chunk `c` (whoever claimed it).
+    fn prepare(&self, c: usize) -> Vec<Prepared> {
+        let end = ((c + 1) * CHUNK).min(self.due.len());
+        self.job
+            .run(self.due.get(c * CHUNK..end).unwrap_or_default(), false)
     }
 
     /// Prepares unclaimed chunks until none is left.
@@ -440,55 +460,75 @@ impl SharedBatch {
     /// Prepares one unclaimed chunk, if any is left; false when none was.
     fn work_one(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let chunks = self.due.len().div_ceil(CHUNK);
         let c = self.next.fetch_add(1, Ordering::Relaxed);
-        if c >= chunks {
+        if c >= self.chunks() {
             return false;
         }
-        let end = ((c + 1) * CHUNK).min(self.due.len());
-        let prepared = self.job.run(&self.due[c * CHUNK..end], false);
-        let Ok(mut done) = self.done.lock() else {
-            return false;
-        };
-        done.0[c] = Some(prepared);
-        done.1 -= 1;
-        if done.1 == 0 {
-            self.finished.notify_all();
+        let prepared = self.prepare(c);
+        if let Ok(mut done) = self.done.lock() {
+            done[c] = Some(prepared);
         }
+        self.finished.notify_all();
         true
     }
 
-    /// Helps, waits for the chunks others are still preparing, and takes the batch's
-    /// chunks.
-    fn take(&self) -> Vec<Vec<Prepared>> {
-        self.work();
+    /// Takes chunk `c` once it is done, preparing it here if nobody has started it
+    /// (chunks are taken in order, so every chunk before `c` was claimed already).
+    fn take_chunk(&self, c: usize) -> Vec<Prepared> {
+        use std::sync::atomic::Ordering;
+        while self.next.load(Ordering::Relaxed) <= c {
+            self.work_one();
+        }
         let Ok(mut done) = self.done.lock() else {
-            return Vec::new();
+            // A preparing thread panicked: prepare the chunk here.
+            return self.prepare(c);
         };
-        while done.1 > 0 {
+        loop {
+            if let Some(chunk) = done.get_mut(c).and_then(Option::take) {
+                return chunk;
+            }
             done = match self.finished.wait(done) {
                 Ok(d) => d,
-                Err(_) => return Vec::new(),
+                Err(_) => return self.prepare(c),
             };
         }
-        done.0.iter_mut().filter_map(Option::take).collect()
     }
 }
 
-/// Prepared events waiting for their time, kept in the chunks they were prepared in
-/// (never copied into one list).
+/// Prepared events waiting for their time: chunks in hand, then a batch still being
+/// prepared, taken chunk by chunk (never copied into one list).
 #[derive(Default)]
 struct Ready {
     /// Chunks with events left, in time order.
     chunks: VecDeque<std::vec::IntoIter<Prepared>>,
+    /// A batch whose chunks come after `chunks`, and the next of its chunks to take.
+    stream: Option<(Arc<SharedBatch>, usize)>,
 }
 
 impl Ready {
-    fn front(&self) -> Option<&Prepared> {
-        self.chunks.front()?.as_slice().first()
+    /// The (time, sequence number) of the next event.
+    fn front(&self) -> Option<(f64, u64)> {
+        if let Some(p) = self.chunks.front().and_then(|c| c.as_slice().first()) {
+            return Some((p.time, p.seq));
+        }
+        let (batch, c) = self.stream.as_ref()?;
+        batch.first_of(*c).map(|(seq, time)| (time, seq))
     }
 
     fn pop_front(&mut self) -> Option<Prepared> {
+        if self.chunks.is_empty() {
+            let (batch, c) = self.stream.as_mut()?;
+            if *c >= batch.chunks() {
+                self.stream = None;
+                return None;
+            }
+            let chunk = batch.take_chunk(*c);
+            *c += 1;
+            if *c >= batch.chunks() {
+                self.stream = None;
+            }
+            self.push(chunk);
+        }
         let chunk = self.chunks.front_mut()?;
         let next = chunk.next();
         if chunk.len() == 0 {
@@ -498,17 +538,23 @@ impl Ready {
     }
 
     fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+        self.front().is_none()
     }
 
     fn clear(&mut self) {
         self.chunks.clear();
+        self.stream = None;
     }
 
     fn push(&mut self, chunk: Vec<Prepared>) {
         if !chunk.is_empty() {
             self.chunks.push_back(chunk.into_iter());
         }
+    }
+
+    /// Takes `batch`'s chunks after the ones in hand, as they get done.
+    fn follow(&mut self, batch: Arc<SharedBatch>) {
+        self.stream = Some((batch, 0));
     }
 }
 
@@ -852,17 +898,6 @@ impl Engine {
         self.schedule(at, TimerKind::Action(id32(self.actions.len() - 1)));
     }
 
-    /// Prepares one chunk of a producer's upcoming events that the pool has not taken
-    /// yet, if there is one: what a real-time driver does instead of spinning while it
-    /// waits for the next happening (the pool's threads need the core it would spin
-    /// on). False when there was nothing to prepare.
-    pub fn help_prepare(&self) -> bool {
-        self.producers.iter().any(|&id| {
-            matches!(&self.nodes[id], NodeRt::Producer(p)
-                if p.prefetch.as_ref().is_some_and(|pf| pf.batch.work_one()))
-        })
-    }
-
     /// When the next thing happens, if anything is scheduled.
     pub fn next_time(&self) -> Option<SimTime> {
         let timer = self.heap.peek_at();
@@ -894,7 +929,7 @@ impl Engine {
         for &id in &self.producers {
             if let NodeRt::Producer(p) = &self.nodes[id] {
                 let next = match p.ready.front() {
-                    Some(front) => front.time,
+                    Some((time, _)) => time,
                     None if p.stopped
                         || !p.next_at.is_finite()
                         || p.cfg.limit.is_some_and(|l| p.sent >= l) =>
@@ -1399,22 +1434,16 @@ impl Engine {
             return;
         };
         let rate = p.rate * p.burst;
-        let prefetched = match p.prefetch.take() {
+        // The batch prepared in the background, if it starts where the producer is: its
+        // chunks are taken as they get done.
+        let prepared = match p.prefetch.take() {
             Some(pf) if pf.first == (p.sent + 1, p.next_at.to_bits(), rate.to_bits()) => {
-                // An empty or short batch means a worker died (then prepare here).
-                let batch = pf.batch.take();
-                if batch.iter().map(Vec::len).sum::<usize>() != pf.batch.due.len() {
-                    None
-                } else {
-                    (p.sent, p.next_at) = pf.after;
-                    Some(batch)
-                }
+                (p.sent, p.next_at) = pf.after;
+                let len = pf.batch.due.len();
+                p.ready.follow(pf.batch);
+                len
             }
-            _ => None,
-        };
-        let prepared = match prefetched {
-            Some(batch) => batch,
-            None => {
+            _ => {
                 let due = p.take_due(horizon as f64, FILL_BATCH, rate);
                 let job = PrepareJob {
                     producer: p.cfg.clone(),
@@ -1423,17 +1452,19 @@ impl Engine {
                     epoch_ms,
                     tracked: tracked.clone(),
                 };
-                vec![job.run(&due, true)]
+                let chunk = job.run(&due, true);
+                let len = chunk.len();
+                p.ready.push(chunk);
+                len
             }
         };
         // Prepare the next batch in the background while this one is delivered; if the
         // engine needs it first, it prepares the remaining chunks itself (no waiting on
         // a busy core).
-        let size = prepared
-            .iter()
-            .map(Vec::len)
-            .sum::<usize>()
-            .clamp(PARALLEL_FILL, FILL_BATCH);
+        // At least the events of the next few milliseconds (at the producer's rate), so
+        // that a real-time run's next batch is being prepared well before it is due.
+        let ahead = (rate * PREFETCH_AHEAD_SECS).ceil().min(FILL_BATCH as f64) as usize;
+        let size = prepared.max(ahead).clamp(PARALLEL_FILL, FILL_BATCH);
         let (first_seq, first_time) = (p.sent + 1, p.next_at);
         let (saved_sent, saved_next) = (p.sent, p.next_at);
         let due = p.take_due(f64::INFINITY, size, rate);
@@ -1458,9 +1489,6 @@ impl Engine {
                 batch,
             });
         }
-        for chunk in prepared {
-            p.ready.push(chunk);
-        }
     }
 
     /// Forgets prepared events (their producer's settings or the horizon changed); they
@@ -1468,9 +1496,9 @@ impl Engine {
     fn invalidate(&mut self, id: NodeId) {
         self.producers_changed();
         if let NodeRt::Producer(p) = &mut self.nodes[id] {
-            if let Some(front) = p.ready.front() {
-                p.next_at = front.time;
-                p.sent = front.seq - 1;
+            if let Some((time, seq)) = p.ready.front() {
+                p.next_at = time;
+                p.sent = seq - 1;
             }
             p.ready.clear();
             p.prefetch = None;

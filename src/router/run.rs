@@ -294,8 +294,6 @@ pub async fn drive_real(
             // tokio's timer has millisecond resolution: stay on the CPU for short waits
             // (a paused test clock does not move while we spin, so fall back to sleeping).
             idle_spins += 1;
-            // Waiting: prepare upcoming events rather than spin (idle otherwise).
-            engine.help_prepare();
             tokio::task::yield_now().await;
             if (start.elapsed().as_nanos() as f64 * speed) as SimTime > sim_now {
                 idle_spins = 0;
