@@ -750,9 +750,16 @@ fn push_hex<R: Rng + ?Sized>(out: &mut String, rng: &mut R, mut len: usize) {
 #[inline]
 fn push_uuid<R: Rng + ?Sized>(out: &mut String, rng: &mut R) {
     let bits = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
-    let bits = uuid::Builder::from_random_bytes(bits.to_be_bytes())
-        .into_uuid()
-        .as_u128();
+    push_uuid_text(
+        out,
+        uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid(),
+    );
+}
+
+/// Appends `id` in its hyphenated lowercase form (as `uuid`'s own formatting writes
+/// it), sixteen hex digits at a time.
+pub fn push_uuid_text(out: &mut String, id: uuid::Uuid) {
+    let bits = id.as_u128();
     let high = hex16((bits >> 64) as u64);
     let low = hex16(bits as u64);
     let mut text = [b'-'; 36];

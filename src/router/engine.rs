@@ -1868,10 +1868,7 @@ impl Engine {
         let time = self.time_text().to_string();
         let mut body = String::with_capacity(msg.body.len() + 256);
         body.push_str("{\"Type\":\"Notification\",\"MessageId\":\"");
-        body.push_str(
-            id.hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer()),
-        );
+        crate::model::template::push_uuid_text(&mut body, id);
         body.push_str("\",\"TopicArn\":");
         body.push_str(&json_string(topic_arn));
         body.push_str(",\"Message\":");

@@ -348,10 +348,7 @@ fn prepare_body<'s>(
             body.push_str(",\"id\":");
             at = body.len();
             body.push('"');
-            body.push_str(
-                id.hyphenated()
-                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
-            );
+            crate::model::template::push_uuid_text(body, id);
             body.push('"');
             members[1] = ("id", at, body.len());
             body.push_str(",\"detail-type\":");
