@@ -45,7 +45,7 @@ pub const MIN_REDELIVERY: SimTime = 1_000_000;
 /// Most events a producer prepares at once.
 const FILL_BATCH: usize = 4096;
 /// A background batch holds at least this much of a producer's time (seconds).
-const PREFETCH_AHEAD_SECS: f64 = 0.004;
+const PREFETCH_AHEAD_SECS: f64 = 0.001;
 /// Batches at least this large are prepared on all cores.
 const PARALLEL_FILL: usize = 256;
 
