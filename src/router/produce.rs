@@ -628,6 +628,30 @@ mod tests {
         compile(&topology, None).unwrap_or_else(|p| panic!("{p:?}"))
     }
 
+    /// Checks that `prepared`'s routes are those scanning its body gives; how many.
+    fn routes_as_scanned(
+        bus: &CompiledBus,
+        nodes: &[CompiledNode],
+        prepared: &Prepared,
+        ingestion_time: &str,
+    ) -> usize {
+        let scanned = route(
+            bus,
+            nodes,
+            &prepared.body,
+            ingestion_time,
+            &mut Scratch::default(),
+            &mut Vec::new(),
+        );
+        assert_eq!(
+            format!("{:?}", prepared.routes),
+            format!("{scanned:?}"),
+            "{}",
+            prepared.body
+        );
+        scanned.map_or(0, |r| r.len())
+    }
+
     fn node<'c>(c: &'c Compiled, name: &str) -> &'c CompiledNode {
         &c.nodes[c.node_id(name).expect("node")]
     }
@@ -729,20 +753,7 @@ mod tests {
                 assert_ne!(prepared.tracked_type, u32::MAX);
 
                 // The whole preparation routes as scanning the body does.
-                let prepared = prepare(&src, seq, time);
-                let scanned = route(
-                    bus,
-                    &c.nodes,
-                    &prepared.body,
-                    &clock.1,
-                    &mut Scratch::default(),
-                    &mut Vec::new(),
-                );
-                assert_eq!(
-                    format!("{:?}", prepared.routes),
-                    format!("{scanned:?}"),
-                    "{body}"
-                );
+                routes_as_scanned(bus, &c.nodes, &prepare(&src, seq, time), &clock.1);
                 checked += 1;
             }
         }
@@ -914,21 +925,7 @@ mod tests {
                     let prepared = prepare(&src, seq, time);
                     let mut clock = (u64::MAX, String::new());
                     time_text((src.epoch_ms + time as u64 / 1_000_000) / 1000, &mut clock);
-                    let scanned = route(
-                        bus,
-                        &c.nodes,
-                        &prepared.body,
-                        &clock.1,
-                        &mut Scratch::default(),
-                        &mut Vec::new(),
-                    );
-                    assert_eq!(
-                        format!("{:?}", prepared.routes),
-                        format!("{scanned:?}"),
-                        "{}",
-                        prepared.body
-                    );
-                    routes_seen += scanned.map_or(0, |r| r.len());
+                    routes_seen += routes_as_scanned(bus, &c.nodes, &prepared, &clock.1);
                 }
             }
         }
