@@ -1178,6 +1178,8 @@ impl Engine {
                 self.dispatch(id);
             }
         }
+        // The producers themselves may have changed above (new list, new state).
+        self.producers_changed();
     }
 
     fn node_runtime(
