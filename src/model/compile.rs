@@ -386,10 +386,10 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
 /// Marks, in every event template of a producer that sends to a bus, the values the
 /// bus's rules read (see [`super::fuse`]). `nodes` are in `topology.nodes` order.
 fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
-    let buses: Vec<Option<Arc<CompiledBus>>> = nodes
+    let reads: Vec<Option<super::fuse::BusReads>> = nodes
         .iter()
         .map(|n| match n {
-            Some(CompiledNode::Bus(b)) => Some(b.clone()),
+            Some(CompiledNode::Bus(b)) => super::fuse::BusReads::of(b),
             _ => None,
         })
         .collect();
@@ -397,7 +397,7 @@ fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
         let (Some(CompiledNode::Producer(p)), Node::Producer(spec)) = (node, source) else {
             continue;
         };
-        let Some(Some(bus)) = buses.get(p.to) else {
+        let Some(Some(reads)) = reads.get(p.to) else {
             continue;
         };
         let Some(p) = Arc::get_mut(p) else {
@@ -408,7 +408,7 @@ fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
         }
         for ((_, event), template) in p.mix.iter_mut().zip(&spec.events) {
             if let Some(event) = Arc::get_mut(event) {
-                event.fused = super::fuse::fuse(&template.detail, bus);
+                event.fused = super::fuse::fuse(&template.detail, reads);
             }
         }
     }

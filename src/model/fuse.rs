@@ -48,41 +48,74 @@ pub struct FusedEvent {
     pub envelope_fields: Vec<(usize, u32)>,
 }
 
-/// Prepares reading `detail`'s events on `bus` without scanning them, or `None` when
-/// that cannot be exact (see the module documentation).
-pub fn fuse(detail: &Value, bus: &CompiledBus) -> Option<FusedEvent> {
-    let mut envelope_fields = Vec::new();
-    let mut paths = Vec::new();
-    let mut detail_fields = Vec::new();
-    for (path, field) in bus.matcher.leaf_paths() {
-        if let Some(rest) = path.strip_prefix("detail.") {
-            paths.push(rest.to_string());
-            detail_fields.push(Some(field));
-        } else if let Some(i) = ENVELOPE_KEYS.iter().position(|k| *k == path) {
-            envelope_fields.push((i, field));
+/// What a bus reads of the events put on it, worked out once per bus: where each
+/// read path lies in the envelope a producer writes.
+#[derive(Debug)]
+pub struct BusReads {
+    /// Read paths inside `detail`, dotted, relative to it: those the rules read, then
+    /// those the targets' inputs read.
+    paths: Vec<String>,
+    /// The matcher's field id per path a rule reads.
+    fields: Vec<Option<u32>>,
+    /// (index in [`ENVELOPE_KEYS`], matcher field id) per envelope member a rule reads.
+    envelope_fields: Vec<(usize, u32)>,
+}
+
+/// Envelope members whose value a producer writes itself, always as a plain string:
+/// nothing lies inside them.
+const WRITTEN_AS_STRINGS: [&str; 5] = ["version", "id", "account", "time", "region"];
+
+impl BusReads {
+    /// The reads of `bus`, or `None` when a rule reads inside `source`, `detail-type`
+    /// or `resources` (templates render those, and could render an object there): such
+    /// a bus's events are scanned.
+    pub fn of(bus: &CompiledBus) -> Option<BusReads> {
+        let mut reads = BusReads {
+            paths: Vec::new(),
+            fields: Vec::new(),
+            envelope_fields: Vec::new(),
+        };
+        for (path, field) in bus.matcher.leaf_paths() {
+            if let Some(rest) = path.strip_prefix("detail.") {
+                reads.paths.push(rest.to_string());
+                reads.fields.push(Some(field));
+            } else if let Some(i) = ENVELOPE_KEYS.iter().position(|k| *k == path) {
+                reads.envelope_fields.push((i, field));
+            } else {
+                let first = path.split('.').next().unwrap_or_default();
+                if ENVELOPE_KEYS.contains(&first) && !WRITTEN_AS_STRINGS.contains(&first) {
+                    return None;
+                }
+                // Otherwise a member the envelope does not have, or something inside
+                // a plain string: the event has no value there.
+            }
         }
-        // Any other path names a member the envelope does not have, or something
-        // inside a string member: the event has no value there.
-    }
-    envelope_fields.sort_unstable();
-    let read: BTreeSet<Box<str>> = bus
-        .rules
-        .iter()
-        .flat_map(|r| &r.targets)
-        .flat_map(|t| t.input.key_paths())
-        .collect();
-    for path in read {
-        if let Some(rest) = path.strip_prefix("detail.")
-            && !paths.iter().any(|p| p == rest)
-        {
-            paths.push(rest.to_string());
-            detail_fields.push(None);
+        reads.envelope_fields.sort_unstable();
+        let inputs: BTreeSet<Box<str>> = bus
+            .rules
+            .iter()
+            .flat_map(|r| &r.targets)
+            .flat_map(|t| t.input.key_paths())
+            .collect();
+        for path in inputs {
+            if let Some(rest) = path.strip_prefix("detail.")
+                && !reads.paths.iter().any(|p| p == rest)
+            {
+                reads.paths.push(rest.to_string());
+                reads.fields.push(None);
+            }
         }
+        Some(reads)
     }
+}
+
+/// Prepares reading `detail`'s events on a bus that reads `reads` without scanning
+/// them, or `None` when that cannot be exact (see the module documentation).
+pub fn fuse(detail: &Value, reads: &BusReads) -> Option<FusedEvent> {
     Some(FusedEvent {
-        detail: Template::watching(detail, &paths)?,
-        paths,
-        detail_fields,
-        envelope_fields,
+        detail: Template::watching(detail, &reads.paths)?,
+        paths: reads.paths.clone(),
+        detail_fields: reads.fields.clone(),
+        envelope_fields: reads.envelope_fields.clone(),
     })
 }

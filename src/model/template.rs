@@ -1005,8 +1005,9 @@ impl Compiler {
             w.at.push('.');
         }
         w.at.push_str(key);
-        if key.contains('.') {
-            // Patterns read a dotted key as a path: leave such templates to scanning.
+        if key.is_empty() || key.contains('.') {
+            // Patterns read a dotted key as a path, and an empty key makes a path no
+            // dotted text tells apart: leave such templates to scanning.
             w.exact = false;
         }
         let slot = w.paths.iter().position(|p| *p == w.at).map(to_u32);

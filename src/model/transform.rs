@@ -170,14 +170,14 @@ enum Segment {
 
 impl JsonPath {
     /// The path as dotted keys (`$.detail.orderId` → `detail.orderId`), when it is
-    /// made only of keys (at least one) and none contains a dot.
+    /// made only of keys (at least one), none empty and none containing a dot.
     pub fn dotted(&self) -> Option<Box<str>> {
         let mut out = String::new();
         for segment in &self.segments {
             let Segment::Key(key) = segment else {
                 return None;
             };
-            if key.contains('.') {
+            if key.is_empty() || key.contains('.') {
                 return None;
             }
             if !out.is_empty() {
@@ -1045,8 +1045,12 @@ impl Plan {
     /// Reads every planned variable's value text into `values` (indexed by variable),
     /// exactly as [`JsonPath::select_in`] reads each.
     fn read<'t>(&self, top: &TopLevel<'t>, values: &mut [Option<&'t str>]) {
-        if top.written.is_some() && self.read_written(top, values) {
-            return;
+        if top.written.is_some() {
+            if self.read_written(top, values) {
+                return;
+            }
+            // Forget what was read before giving up: the walk sets only what it finds.
+            values.iter_mut().for_each(|v| *v = None);
         }
         let Some(root) = self.nodes.first() else {
             return;

@@ -480,7 +480,7 @@ impl SharedBatch {
             self.work_one();
         }
         let Ok(mut done) = self.done.lock() else {
-            // A preparing thread panicked: prepare the chunk here.
+            // The lock is poisoned (a thread panicked holding it): prepare the chunk here.
             return self.prepare(c);
         };
         loop {
