@@ -10,11 +10,10 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use rand::SeedableRng;
 use serde_json::Value;
 
 use super::scenario::{self, Action, ActionKind, Assertion};
-use super::template::{RenderContext, Template};
+use super::template::{ShapeSet, Template};
 use super::transform::TargetInput;
 use super::{
     Arrivals, Bus, Consumer, Dur, EventTemplate, FilterScope, Kind, Latency, Node, Producer, Queue,
@@ -654,29 +653,25 @@ impl Compiler<'_> {
     }
 
     /// Compiles a template and checks a sample rendering has the JSON type required.
+    /// A template that must render `what` every time: checked on the template itself
+    /// (every `$choice` alternative and generator), not on a sample.
     fn typed_template(
         &mut self,
         path: &str,
         value: &Value,
         what: &str,
-        ok: fn(&Value) -> bool,
+        ok: fn(ShapeSet) -> bool,
     ) -> Option<Template> {
         let t = self.template(path, value)?;
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0);
-        let ctx = RenderContext {
-            seq: 1,
-            now_rfc3339: "2026-01-01T00:00:00Z",
-            now_ms: 0,
-        };
-        let sample = t.render_to_string(&mut rng, &ctx);
-        match serde_json::from_str::<Value>(&sample) {
-            Ok(v) if ok(&v) => Some(t),
-            _ => {
-                self.problems
-                    .error(path, format!("must produce {what}; a sample gave {sample}"));
-                None
-            }
+        let shapes = Template::may_render(value);
+        if ok(shapes) {
+            return Some(t);
         }
+        self.problems.error(
+            path,
+            format!("must always produce {what}; this template may produce {shapes}"),
+        );
+        None
     }
 
     fn event(&mut self, path: &str, e: &EventTemplate, to_bus: bool) -> Option<CompiledEvent> {
@@ -701,20 +696,20 @@ impl Compiler<'_> {
             &format!("{path}.source"),
             &or_empty(&e.source),
             "a string",
-            Value::is_string,
+            ShapeSet::only_strings,
         );
         let detail_type = self.typed_template(
             &format!("{path}.detail_type"),
             &or_empty(&e.detail_type),
             "a string",
-            Value::is_string,
+            ShapeSet::only_strings,
         );
         let detail = if to_bus {
             self.typed_template(
                 &format!("{path}.detail"),
                 &e.detail,
                 "a JSON object",
-                Value::is_object,
+                ShapeSet::only_objects,
             )
         } else {
             self.template(&format!("{path}.detail"), &e.detail)
@@ -722,23 +717,20 @@ impl Compiler<'_> {
         let resources = if e.resources.is_null() {
             None
         } else {
-            let is_strings =
-                |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
             Some(self.typed_template(
                 &format!("{path}.resources"),
                 &e.resources,
                 "an array of strings",
-                is_strings,
+                ShapeSet::only_string_arrays,
             )?)
         };
         let mut attributes = Vec::new();
         for (name, v) in &e.attributes {
-            let ok = |v: &Value| v.is_string() || v.is_number() || v.is_array();
             if let Some(t) = self.typed_template(
                 &format!("{path}.attributes.{name}"),
                 v,
                 "a string, number or array",
-                ok,
+                ShapeSet::only_strings_numbers_or_arrays,
             ) {
                 attributes.push((name.clone(), t));
             }
@@ -747,8 +739,13 @@ impl Compiler<'_> {
             if v.is_null() {
                 Some(None)
             } else {
-                self.typed_template(&format!("{path}.{field}"), v, "a string", Value::is_string)
-                    .map(Some)
+                self.typed_template(
+                    &format!("{path}.{field}"),
+                    v,
+                    "a string",
+                    ShapeSet::only_strings,
+                )
+                .map(Some)
             }
         };
         let group_id = optional("group_id", &e.group_id)?;

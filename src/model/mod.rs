@@ -800,4 +800,55 @@ mod tests {
             "defaults are not written:\n{out}"
         );
     }
+
+    /// An event template must render the type its field needs every time, not only in
+    /// a sample: a `$choice` with one object alternative is refused at its path.
+    #[test]
+    fn templates_that_may_render_the_wrong_type_are_refused() {
+        let design = |event: &str| {
+            format!(
+                r#"{{"eventyard": 1, "nodes": {{
+                    "p": {{"kind": "producer", "to": "bus", "rate": 1, "events": [{event}]}},
+                    "bus": {{"kind": "bus", "rules": {{}}}}
+                }}}}"#
+            )
+        };
+        for (event, path, shapes) in [
+            (
+                r#"{"source": {"$choice": ["svc", {"k": "v"}]}, "detail_type": "T", "detail": {}}"#,
+                "nodes.p.events[0].source",
+                "a string or an object",
+            ),
+            (
+                r#"{"source": "s", "detail_type": {"$choice": ["T", 1]}, "detail": {}}"#,
+                "nodes.p.events[0].detail_type",
+                "a number or a string",
+            ),
+            (
+                r#"{"source": "s", "detail_type": "T", "resources": [{"$choice": ["arn:x", {"k": "v"}]}], "detail": {}}"#,
+                "nodes.p.events[0].resources",
+                "with elements that are not strings",
+            ),
+            (
+                r#"{"source": "s", "detail_type": "T", "detail": {"$choice": [{}, "flat"]}}"#,
+                "nodes.p.events[0].detail",
+                "a string or an object",
+            ),
+        ] {
+            let topology = Topology::from_json(&design(event)).expect("loads");
+            let problems = compile::compile(&topology, None).err().expect("refused");
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.path == path && p.message.contains(shapes)),
+                "{event}: {problems:?}"
+            );
+        }
+        // Every alternative a string, generators that render strings: accepted.
+        let fine = design(
+            r#"{"source": {"$choice": ["a", "b-${seq}"]}, "detail_type": {"$uuid": true}, "resources": [{"$literal": "arn:x"}, "${choice:x,y}"], "detail": {"$choice": [{"a": 1}, {"$literal": {"$b": 2}}]}}"#,
+        );
+        let topology = Topology::from_json(&fine).expect("loads");
+        assert!(compile::compile(&topology, None).is_ok());
+    }
 }

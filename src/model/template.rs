@@ -115,6 +115,153 @@ pub struct Template {
     constant: bool,
 }
 
+/// The JSON types a template may render ([`Template::may_render`]), one bit each, with
+/// the types its arrays' elements may have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShapeSet {
+    bits: u8,
+    items: u8,
+}
+
+impl ShapeSet {
+    const NULL: u8 = 1;
+    const BOOL: u8 = 2;
+    const NUMBER: u8 = 4;
+    const STRING: u8 = 8;
+    const ARRAY: u8 = 16;
+    const OBJECT: u8 = 32;
+    const ANY: u8 = 63;
+
+    fn of(bits: u8) -> ShapeSet {
+        ShapeSet { bits, items: 0 }
+    }
+
+    fn array(items: ShapeSet) -> ShapeSet {
+        ShapeSet {
+            bits: Self::ARRAY,
+            items: items.bits
+                | if items.bits & Self::ARRAY != 0 {
+                    Self::ANY
+                } else {
+                    0
+                },
+        }
+    }
+
+    fn union(self, other: ShapeSet) -> ShapeSet {
+        ShapeSet {
+            bits: self.bits | other.bits,
+            items: self.items | other.items,
+        }
+    }
+
+    /// Whether every rendering is a string.
+    pub fn only_strings(self) -> bool {
+        self.bits == Self::STRING
+    }
+
+    /// Whether every rendering is an object.
+    pub fn only_objects(self) -> bool {
+        self.bits == Self::OBJECT
+    }
+
+    /// Whether every rendering is an array of strings.
+    pub fn only_string_arrays(self) -> bool {
+        self.bits == Self::ARRAY && self.items & !Self::STRING == 0
+    }
+
+    /// Whether every rendering is a string, a number or an array.
+    pub fn only_strings_numbers_or_arrays(self) -> bool {
+        self.bits & !(Self::STRING | Self::NUMBER | Self::ARRAY) == 0 && self.bits != 0
+    }
+}
+
+impl fmt::Display for ShapeSet {
+    /// The types, e.g. `a string or an object`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::NULL, "null"),
+            (Self::BOOL, "a boolean"),
+            (Self::NUMBER, "a number"),
+            (Self::STRING, "a string"),
+            (Self::ARRAY, "an array"),
+            (Self::OBJECT, "an object"),
+        ];
+        let found: Vec<&str> = names
+            .iter()
+            .filter(|(bit, _)| self.bits & bit != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        f.write_str(&found.join(" or "))?;
+        if self.bits & Self::ARRAY != 0 && self.items & !Self::STRING != 0 {
+            f.write_str(" (with elements that are not strings)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Template {
+    /// What `value`, a template, may render, worked out from the template itself (every
+    /// `$choice` alternative, every generator), not from samples.
+    pub fn may_render(value: &Value) -> ShapeSet {
+        match value {
+            Value::Null => ShapeSet::of(ShapeSet::NULL),
+            Value::Bool(_) => ShapeSet::of(ShapeSet::BOOL),
+            Value::Number(_) => ShapeSet::of(ShapeSet::NUMBER),
+            Value::String(_) => ShapeSet::of(ShapeSet::STRING),
+            Value::Array(items) => ShapeSet::array(
+                items
+                    .iter()
+                    .map(Template::may_render)
+                    .fold(ShapeSet::default(), ShapeSet::union),
+            ),
+            Value::Object(map) => {
+                if !map.keys().any(|k| k.starts_with('$')) {
+                    return ShapeSet::of(ShapeSet::OBJECT);
+                }
+                if let Some(Value::Array(choices)) = map.get("$choice") {
+                    return choices
+                        .iter()
+                        .map(Template::may_render)
+                        .fold(ShapeSet::default(), ShapeSet::union);
+                }
+                if let (Some(literal), 1) = (map.get("$literal"), map.len()) {
+                    return Template::may_render_literal(literal);
+                }
+                match map.keys().next().map(String::as_str) {
+                    Some("$seq" | "$int" | "$float" | "$now_ms") if map.len() == 1 => {
+                        ShapeSet::of(ShapeSet::NUMBER)
+                    }
+                    Some("$bool") if map.len() == 1 => ShapeSet::of(ShapeSet::BOOL),
+                    Some("$uuid" | "$now") if map.len() == 1 => ShapeSet::of(ShapeSet::STRING),
+                    Some("$array") if map.len() == 1 => {
+                        match map.get("$array").and_then(|a| a.get("item")) {
+                            Some(item) => ShapeSet::array(Template::may_render(item)),
+                            None => ShapeSet::of(ShapeSet::ANY),
+                        }
+                    }
+                    // Invalid (compiling says why): anything.
+                    _ => ShapeSet::of(ShapeSet::ANY),
+                }
+            }
+        }
+    }
+
+    /// What a `$literal` renders: the value as it is.
+    fn may_render_literal(value: &Value) -> ShapeSet {
+        match value {
+            Value::Array(items) => ShapeSet::array(
+                items
+                    .iter()
+                    .map(Template::may_render_literal)
+                    .fold(ShapeSet::default(), ShapeSet::union),
+            ),
+            Value::Object(_) => ShapeSet::of(ShapeSet::OBJECT),
+            other => Template::may_render(other),
+        }
+    }
+}
+
 /// Where and why a template is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
