@@ -35,7 +35,7 @@ pub fn consistent(a: &[ArrayPos], b: &[ArrayPos]) -> bool {
     true
 }
 
-/// A scalar value as a [`Sink`] receives it: text as bytes, which are always valid
+/// A scalar value as the matcher receives it: text as bytes, which are always valid
 /// UTF-8 (checked by the scan), so lookups need not build a `&str`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Value<'a> {

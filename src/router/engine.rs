@@ -1596,7 +1596,7 @@ impl Engine {
 
     /// The rest of [`Engine::put_on_bus`] once the bus accepted `msg`: matches it (unless
     /// `routes` were prepared) and sends a copy to every target of every live matched
-    /// rule. Gives back the emptied route list (for [`Engine::bury`]).
+    /// rule. Gives back the emptied route list (for [`Engine::retire_routes`]).
     fn route_on_bus(
         &mut self,
         bus: NodeId,
