@@ -385,10 +385,10 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
 /// Marks, in every event template of a producer that sends to a bus, the values the
 /// bus's rules read (see [`super::fuse`]). `nodes` are in `topology.nodes` order.
 fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
-    let reads: Vec<Option<super::fuse::BusReads>> = nodes
+    let reads: Vec<Option<Arc<super::fuse::BusReads>>> = nodes
         .iter()
         .map(|n| match n {
-            Some(CompiledNode::Bus(b)) => super::fuse::BusReads::of(b),
+            Some(CompiledNode::Bus(b)) => super::fuse::BusReads::of(b).map(Arc::new),
             _ => None,
         })
         .collect();

@@ -14,6 +14,7 @@
 use serde_json::Value;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::compile::CompiledBus;
 use super::template::Template;
@@ -35,17 +36,11 @@ pub const ENVELOPE_KEYS: [&str; 9] = [
 /// What a producer needs to hand its bus the values it wrote.
 #[derive(Debug)]
 pub struct FusedEvent {
-    /// The event's `detail` template with each watched value marked (same text, same
-    /// draws as the plain template).
+    /// The event's `detail` template with each path in `reads.paths` marked (same text,
+    /// same draws as the plain template).
     pub detail: Template,
-    /// The watched paths, dotted, relative to `detail` (a mark's slot indexes them):
-    /// those the bus's rules read, then those its targets' inputs read.
-    pub paths: Vec<String>,
-    /// The matcher's field id for each watched path a rule reads.
-    pub detail_fields: Vec<Option<u32>>,
-    /// (index in [`ENVELOPE_KEYS`], matcher field id) of each envelope member a rule
-    /// reads, in envelope order.
-    pub envelope_fields: Vec<(usize, u32)>,
+    /// What the bus reads (a mark's slot indexes `reads.paths`).
+    pub reads: Arc<BusReads>,
 }
 
 /// What a bus reads of the events put on it, worked out once per bus: where each
@@ -54,11 +49,12 @@ pub struct FusedEvent {
 pub struct BusReads {
     /// Read paths inside `detail`, dotted, relative to it: those the rules read, then
     /// those the targets' inputs read.
-    paths: Vec<String>,
-    /// The matcher's field id per path a rule reads.
-    fields: Vec<Option<u32>>,
-    /// (index in [`ENVELOPE_KEYS`], matcher field id) per envelope member a rule reads.
-    envelope_fields: Vec<(usize, u32)>,
+    pub paths: Vec<String>,
+    /// The matcher's field id per path a rule reads (`None`: only an input reads it).
+    pub fields: Vec<Option<u32>>,
+    /// (index in [`ENVELOPE_KEYS`], matcher field id) per envelope member a rule reads,
+    /// in envelope order.
+    pub envelope_fields: Vec<(usize, u32)>,
 }
 
 /// Envelope members whose value a producer writes itself, always as a plain string:
@@ -111,11 +107,9 @@ impl BusReads {
 
 /// Prepares reading `detail`'s events on a bus that reads `reads` without scanning
 /// them, or `None` when that cannot be exact (see the module documentation).
-pub fn fuse(detail: &Value, reads: &BusReads) -> Option<FusedEvent> {
+pub fn fuse(detail: &Value, reads: &Arc<BusReads>) -> Option<FusedEvent> {
     Some(FusedEvent {
         detail: Template::watching(detail, &reads.paths)?,
-        paths: reads.paths.clone(),
-        detail_fields: reads.fields.clone(),
-        envelope_fields: reads.envelope_fields.clone(),
+        reads: reads.clone(),
     })
 }

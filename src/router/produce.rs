@@ -181,7 +181,7 @@ fn prepare_with(
             let fused = fused.filter(|_| known);
             let values = fused.and_then(|f| written_values(&out.body, f, &members, marks));
             let written = fused.map(|f| Written {
-                paths: &f.paths,
+                paths: &f.reads.paths,
                 marks,
             });
             let known = Known {
@@ -206,12 +206,12 @@ fn written_values<'b>(
 ) -> Option<WrittenValues<'b>> {
     let bytes = body.as_bytes();
     let mut values = WrittenValues::default();
-    for &(member, field) in &fused.envelope_fields {
+    for &(member, field) in &fused.reads.envelope_fields {
         let (_, start, end) = *members.get(member)?;
         values.push((field, leaf_value(bytes.get(start..end)?)?));
     }
     for mark in marks {
-        let Some(field) = *fused.detail_fields.get(mark.slot as usize)? else {
+        let Some(field) = *fused.reads.fields.get(mark.slot as usize)? else {
             continue;
         };
         let text = bytes.get(mark.start as usize..mark.end as usize)?;
