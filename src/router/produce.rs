@@ -433,7 +433,7 @@ fn prepare_body<'s>(
 }
 
 /// Top-level members of the envelope [`prepare`] writes for a bus.
-const ENVELOPE_MEMBERS: usize = 9;
+const ENVELOPE_MEMBERS: usize = crate::model::fuse::ENVELOPE_KEYS.len();
 
 /// The text of a JSON string literal (`None` when `json` is not exactly one).
 fn json_string_value(json: &str) -> Option<std::borrow::Cow<'_, str>> {
@@ -743,6 +743,9 @@ mod tests {
                 let (prepared, known, _) =
                     prepare_body(&src, seq, time, &mut clock, &mut members, &mut Vec::new());
                 assert!(known, "the envelope's members are known");
+                // Fused events find envelope values by these indexes.
+                let keys: Vec<&str> = members.iter().map(|m| m.0).collect();
+                assert_eq!(keys, crate::model::fuse::ENVELOPE_KEYS);
                 let body = prepared.body.as_str();
                 assert_eq!(
                     TopLevel::from_offsets(body, &members).members_for_test(),
