@@ -219,6 +219,9 @@ pub struct CompiledTarget {
     pub dlq: Option<NodeId>,
     /// FIFO group id for FIFO queue targets.
     pub group_id: Option<String>,
+    /// When the target is a topic whose filter policies can read their values from
+    /// what this target's input transformer writes (see [`super::fuse::fuse_filter`]).
+    pub fused_filter: Option<Arc<super::fuse::FusedFilter>>,
 }
 
 /// A topic.
@@ -373,6 +376,7 @@ pub fn compile(topology: &Topology, base_dir: Option<&Path>) -> Result<Compiled,
     }
     let mut nodes = nodes;
     fuse_producers(topology, &mut nodes);
+    fuse_filters(&mut nodes);
     Ok(Compiled {
         topology: topology.clone(),
         ids: c.ids,
@@ -408,6 +412,31 @@ fn fuse_producers(topology: &Topology, nodes: &mut [Option<CompiledNode>]) {
         for ((_, event), template) in p.mix.iter_mut().zip(&spec.events) {
             if let Some(event) = Arc::get_mut(event) {
                 event.fused = super::fuse::fuse(&template.detail, reads);
+            }
+        }
+    }
+}
+
+/// Lets every topic's filter policies read their values from what a rule target's
+/// input transformer writes, where that is exact (see [`super::fuse::fuse_filter`]).
+fn fuse_filters(nodes: &mut [Option<CompiledNode>]) {
+    let sets: Vec<Option<Arc<PolicySet>>> = nodes
+        .iter()
+        .map(|n| match n {
+            Some(CompiledNode::Topic(t)) => t.policy_set.clone(),
+            _ => None,
+        })
+        .collect();
+    for node in nodes.iter_mut() {
+        let Some(CompiledNode::Bus(bus)) = node else {
+            continue;
+        };
+        let Some(bus) = Arc::get_mut(bus) else {
+            continue;
+        };
+        for target in bus.rules.iter_mut().flat_map(|r| &mut r.targets) {
+            if let Some(Some(set)) = sets.get(target.to) {
+                target.fused_filter = super::fuse::fuse_filter(&target.input, set).map(Arc::new);
             }
         }
     }
@@ -933,6 +962,7 @@ impl Compiler<'_> {
             retry,
             dlq,
             group_id: t.message_group_id.clone(),
+            fused_filter: None,
         })
     }
 

@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use super::compile::CompiledBus;
 use super::template::Template;
+use super::transform::{TargetInput, TopMember};
+use crate::pattern::sns::PolicySet;
 
 /// The top-level members of the EventBridge envelope a producer writes, in the order
 /// it writes them.
@@ -112,4 +114,89 @@ pub fn fuse(detail: &Value, reads: &Arc<BusReads>) -> Option<FusedEvent> {
         detail: Template::watching(detail, &reads.paths)?,
         reads: reads.clone(),
     })
+}
+
+/// How a topic's filter policies read their values from what a rule target's input
+/// transformer wrote, instead of scanning the message (see [`fuse_filter`]).
+#[derive(Debug)]
+pub struct FusedFilter {
+    /// (policy field id, placeholder number) per value the policies read, in template
+    /// order: the placeholder's value as written is the value at the field's path.
+    pub reads: Vec<(u32, usize)>,
+}
+
+/// Prepares matching `set` on what `input` renders without scanning it, or `None` when
+/// that cannot be exact: `input` is not a transformer whose template is one JSON object
+/// (see [`InputTransformer::top_members`]), or a policy reads a member that is not
+/// exactly one placeholder, or reads inside a member. A policy reading a key the
+/// template does not have finds nothing there, as on the text.
+///
+/// At run time a placeholder's value must also be a scalar (not an object, array or an
+/// escaped string); otherwise the message is scanned after all.
+pub fn fuse_filter(input: &TargetInput, set: &PolicySet) -> Option<FusedFilter> {
+    let TargetInput::Transformer(t) = input else {
+        return None;
+    };
+    let members = t.top_members()?;
+    let mut reads = Vec::new();
+    for (path, field) in set.leaf_paths() {
+        for (key, member) in &members {
+            let inside = path
+                .strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+            match member {
+                _ if inside => return None,
+                TopMember::Slot(slot) if *key == path => reads.push((field, *slot)),
+                TopMember::Other if *key == path => return None,
+                _ => {}
+            }
+        }
+    }
+    reads.sort_unstable_by_key(|&(_, slot)| slot);
+    Some(FusedFilter { reads })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::sns::FilterPolicy;
+
+    fn transformer(template: &str) -> TargetInput {
+        let map = [("a", "$.detail.a"), ("b", "$.detail.b")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let t = super::super::transform::InputTransformer::compile(&map, template, "t");
+        TargetInput::Transformer(t.unwrap_or_else(|e| panic!("{template}: {e:?}")))
+    }
+
+    fn policies(texts: &[&str]) -> PolicySet {
+        let parsed: Vec<FilterPolicy> = texts
+            .iter()
+            .map(|t| FilterPolicy::parse(t, crate::pattern::sns::Scope::MessageBody).unwrap_or_else(|e| panic!("{t}: {e:?}")))
+            .collect();
+        let refs: Vec<Option<&FilterPolicy>> = parsed.iter().map(Some).collect();
+        PolicySet::new(&refs).expect("a set")
+    }
+
+    /// Policies read placeholders' values by number, in template order; a read of a
+    /// constant, of a placeholder inside a string, or inside a member refuses.
+    #[test]
+    fn filters_fuse_only_on_whole_placeholder_members() {
+        let set = policies(&[r#"{"x": ["1"], "q": [{"prefix": "a"}]}"#, r#"{"gone": ["z"]}"#]);
+        let fused = fuse_filter(&transformer(r#"{"q": <b>, "c": 1, "x": <a>}"#), &set)
+            .expect("fused");
+        let slots: Vec<usize> = fused.reads.iter().map(|&(_, slot)| slot).collect();
+        assert_eq!(slots, [0, 1]);
+        for refused in [
+            r#"{"x": "<a>", "q": <b>}"#,
+            r#"{"x": 1, "q": <b>}"#,
+            r#"{"x": {"y": <a>}, "q": <b>}"#,
+            r#"[<a>]"#,
+        ] {
+            assert!(fuse_filter(&transformer(refused), &set).is_none(), "{refused}");
+        }
+        let nested = policies(&[r#"{"x": {"y": ["1"]}}"#]);
+        assert!(fuse_filter(&transformer(r#"{"x": <a>}"#), &nested).is_none());
+        assert!(fuse_filter(&TargetInput::WholeEvent, &set).is_none());
+    }
 }

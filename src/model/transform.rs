@@ -1369,6 +1369,52 @@ impl InputTransformer {
         self.variables.iter().map(|(n, p)| (n.as_str(), p))
     }
 
+    /// The top-level members of a template that is one JSON object, in template order:
+    /// each member's key and whether its value is exactly one placeholder (outside
+    /// quotes: [`TopMember::Slot`] with the placeholder's number among all of the
+    /// template's placeholders, in order). `None` when the template is not a JSON object,
+    /// holds a backslash (a key or constant written with escapes reads differently raw),
+    /// a placeholder inside a key, or a key that is empty, dotted or repeated.
+    pub fn top_members(&self) -> Option<Vec<(String, TopMember)>> {
+        if self.kind != TemplateKind::Json || self.template.contains('\\') {
+            return None;
+        }
+        // Each placeholder becomes a string holding a NUL (which a template without
+        // backslashes cannot hold) and its number.
+        let mut probe = String::with_capacity(self.template.len() + 8 * self.parts.len());
+        let mut slot = 0;
+        for part in &self.parts {
+            match part {
+                Part::Text(range) => probe.push_str(self.template.get(range.clone())?),
+                Part::Slot { mode, .. } => {
+                    match mode {
+                        Mode::Value => write!(probe, "\"\\u0000{slot}\"").ok()?,
+                        Mode::Raw => probe.push_str("\\u0000"),
+                        Mode::Flat => return None,
+                    }
+                    slot += 1;
+                }
+            }
+        }
+        let OrderedMembers(members) = serde_json::from_str(&probe).ok()?;
+        let mut keys = std::collections::BTreeSet::new();
+        let mut top = Vec::with_capacity(members.len());
+        for (key, value) in members {
+            if key.is_empty() || key.contains(['.', '\0']) || !keys.insert(key.clone()) {
+                return None;
+            }
+            let member = match value {
+                Value::String(s) => s
+                    .strip_prefix('\0')
+                    .and_then(|n| n.parse().ok())
+                    .map_or(TopMember::Other, TopMember::Slot),
+                _ => TopMember::Other,
+            };
+            top.push((key, member));
+        }
+        Some(top)
+    }
+
     /// Renders; the flag says whether a quoted slot received text that may break JSON.
     fn render(&self, event_text: &str, event: &Value, reserved: &Reserved<'_>) -> (String, bool) {
         self.render_with(
@@ -1376,11 +1422,17 @@ impl InputTransformer {
             reserved,
             |_, path| filler_of(path.select(event)),
             || without_detail(event),
+            None,
         )
     }
 
     /// Renders reading each variable straight from the event text (no parsed event).
-    fn render_raw(&self, top: &TopLevel<'_>, reserved: &Reserved<'_>) -> (String, bool) {
+    fn render_raw(
+        &self,
+        top: &TopLevel<'_>,
+        reserved: &Reserved<'_>,
+        slots: Option<&mut Vec<Range<usize>>>,
+    ) -> (String, bool) {
         let event_text = top.text;
         if self.plan.usable {
             let mut values = [None; PLAN_MAX_VARIABLES];
@@ -1398,6 +1450,7 @@ impl InputTransformer {
                     let event = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
                     without_detail(&event)
                 },
+                slots,
             );
         }
         self.render_with(
@@ -1408,6 +1461,7 @@ impl InputTransformer {
                 let event = serde_json::from_str::<Value>(event_text).unwrap_or(Value::Null);
                 without_detail(&event)
             },
+            slots,
         )
     }
 
@@ -1417,6 +1471,7 @@ impl InputTransformer {
         reserved: &Reserved<'a>,
         lookup: impl Fn(usize, &JsonPath) -> Filler<'a>,
         event_without_detail_of: impl FnOnce() -> String,
+        mut slots: Option<&mut Vec<Range<usize>>>,
     ) -> (String, bool) {
         let mut event_without_detail_of = Some(event_without_detail_of);
         let mut out = String::with_capacity(self.template.len() + 16 * self.parts.len());
@@ -1430,6 +1485,7 @@ impl InputTransformer {
                 }
                 Part::Slot { source, mode } => (*source, *mode),
             };
+            let slot_start = out.len();
             let filler = match source {
                 Source::Var(index) => match self.variables.get(index) {
                     Some((_, path)) => lookup(index, path),
@@ -1473,8 +1529,47 @@ impl InputTransformer {
                     }
                 }
             }
+            if let Some(slots) = slots.as_deref_mut() {
+                slots.push(slot_start..out.len());
+            }
         }
         (out, suspicious)
+    }
+}
+
+/// What a top-level member of a JSON-object template holds (see
+/// [`InputTransformer::top_members`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopMember {
+    /// Exactly one placeholder: its number among the template's placeholders.
+    Slot(usize),
+    /// A constant, or a value with placeholders inside it.
+    Other,
+}
+
+/// A JSON object's members in document order, repeated keys kept.
+struct OrderedMembers(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = OrderedMembers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedMembers, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(OrderedMembers(members))
+            }
+        }
+        d.deserialize_map(Members)
     }
 }
 
@@ -1883,6 +1978,18 @@ impl TargetInput {
         top: &TopLevel<'t>,
         reserved: &Reserved<'_>,
     ) -> Result<Cow<'t, str>, Undeliverable> {
+        self.render_recording(top, reserved, None)
+    }
+
+    /// [`TargetInput::render_from`], noting for a transformer where each placeholder's
+    /// value was written in the result (in placeholder order; see
+    /// [`InputTransformer::top_members`]).
+    pub fn render_recording<'t>(
+        &self,
+        top: &TopLevel<'t>,
+        reserved: &Reserved<'_>,
+        slots: Option<&mut Vec<Range<usize>>>,
+    ) -> Result<Cow<'t, str>, Undeliverable> {
         match self {
             TargetInput::WholeEvent => Ok(Cow::Borrowed(top.text)),
             TargetInput::Constant(text) => Ok(Cow::Owned(text.clone())),
@@ -1892,7 +1999,7 @@ impl TargetInput {
                 .ok_or(Undeliverable::NothingSelected),
             TargetInput::Transformer(t) => {
                 // `<aws.events.event>` parses the event only when used.
-                let (rendered, suspicious) = t.render_raw(top, reserved);
+                let (rendered, suspicious) = t.render_raw(top, reserved, slots);
                 if suspicious && serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
                     return Err(Undeliverable::InvalidJson { rendered });
                 }
@@ -1972,6 +2079,50 @@ mod tests {
         rule_name: "example",
         ingestion_time: "2015-11-11T21:29:55Z",
     };
+
+    /// A template's top level as a topic's policies read it: placeholders that are a
+    /// member's whole value are known by number; anything a raw read could see
+    /// differently refuses the template.
+    #[test]
+    fn top_members_of_json_object_templates() {
+        let map: BTreeMap<String, String> = [("a", "$.detail.a"), ("b", "$.detail.b")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let top = |template: &str| {
+            InputTransformer::compile(&map, template, "t")
+                .unwrap_or_else(|e| panic!("{template}: {e:?}"))
+                .top_members()
+        };
+        let members = |list: &[(&str, TopMember)]| {
+            Some(list.iter().map(|(k, m)| (k.to_string(), *m)).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            top(r#"{"x": <a>, "y": "id-<b>", "z": 1, "w": {"v": <b>}, "q": <a>}"#),
+            members(&[
+                ("x", TopMember::Slot(0)),
+                ("y", TopMember::Other),
+                ("z", TopMember::Other),
+                ("w", TopMember::Other),
+                ("q", TopMember::Slot(3)),
+            ])
+        );
+        assert_eq!(
+            top(r#"{"rule": <aws.events.rule-name>, "a": <a>}"#),
+            members(&[("rule", TopMember::Slot(0)), ("a", TopMember::Slot(1))])
+        );
+        for refused in [
+            r#"[<a>, <b>]"#,
+            r#"<a>"#,
+            r#""<a> and <b>""#,
+            r#"{"x.y": <a>}"#,
+            r#"{"": <a>}"#,
+            r#"{"x": <a>, "x": <b>}"#,
+            r#"{"x\n": <a>}"#,
+            r#"{"x": "\u0041", "a": <a>}"#,
+        ] {
+            assert_eq!(top(refused), None, "{refused}");
+        }
+    }
 
     /// The router reads variables straight from the event text; that must give what
     /// reading the parsed event gives, for every kind of value and placement.

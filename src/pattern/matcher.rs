@@ -629,6 +629,18 @@ impl Matcher {
         self.finish(state, out);
     }
 
+    /// [`Matcher::for_each_match`] for values recorded by the event's writer (see
+    /// [`Matcher::matches_values`], whose conditions apply), on this thread's scratch.
+    pub fn for_each_match_values(&self, values: &[(u32, Value<'_>)], mut each: impl FnMut(RuleId)) {
+        with_scratch(|scratch| {
+            let mut ids = std::mem::take(&mut scratch.ids);
+            ids.clear();
+            self.matches_values(values, scratch, &mut ids);
+            ids.iter().copied().for_each(&mut each);
+            scratch.ids = ids;
+        })
+    }
+
     fn run(
         &self,
         event: &[u8],

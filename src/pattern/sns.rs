@@ -182,6 +182,23 @@ impl PolicySet {
             Err(_) => self.unfiltered,
         }
     }
+
+    /// Every dotted path at which a policy reads a value, with the field id
+    /// [`PolicySet::passes_values`] takes for it (see [`Matcher::leaf_paths`]).
+    pub fn leaf_paths(&self) -> Vec<(String, u32)> {
+        self.matcher.leaf_paths()
+    }
+
+    /// [`PolicySet::passes`] for a well-formed message whose writer recorded the values
+    /// at the [leaf paths](PolicySet::leaf_paths), under the conditions of
+    /// [`Matcher::matches_values`].
+    pub fn passes_values(&self, values: &[(u32, super::EventValue<'_>)]) -> u64 {
+        let mut matched = 0u64;
+        self.matcher.for_each_match_values(values, |id| {
+            matched |= self.bit_of_rule.get(id.index()).copied().unwrap_or(0);
+        });
+        self.unfiltered | matched
+    }
 }
 
 /// Does the attributes object name any attribute (Binary ones included)?

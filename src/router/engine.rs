@@ -618,7 +618,7 @@ struct ConsumerRt {
 
 struct ArchiveRt {
     cfg: Arc<CompiledArchive>,
-    events: VecDeque<(SimTime, Arc<Message>)>,
+    events: super::archive::ArchivedEvents,
 }
 
 enum NodeRt {
@@ -1287,7 +1287,7 @@ impl Engine {
                 cfg: a.clone(),
                 events: match prior {
                     Some(NodeRt::Archive(old)) => old.events,
-                    _ => VecDeque::new(),
+                    _ => super::archive::ArchivedEvents::default(),
                 },
             }),
         }
@@ -1747,20 +1747,17 @@ impl Engine {
             if !keep {
                 continue;
             }
-            rt.events.push_back((self.now, msg.clone()));
+            rt.events.push(self.now, msg.root, msg.traced, &msg.body);
             let mut evicted = 0;
             while rt.events.len() as u64 > rt.cfg.max_events
                 || rt.cfg.retention.is_some_and(|r| {
                     rt.events
-                        .front()
-                        .is_some_and(|(t, _)| t.saturating_add(r.nanos()) < self.now)
+                        .oldest_at()
+                        .is_some_and(|t| t.saturating_add(r.nanos()) < self.now)
                 })
             {
-                if let Some((_, old)) = rt.events.pop_front()
-                    && let Ok(old) = Arc::try_unwrap(old)
-                    && super::recycle::keeps(&old.body)
-                {
-                    self.spare_bodies.push(old.body);
+                if !rt.events.evict_oldest() {
+                    break;
                 }
                 evicted += 1;
             }
@@ -2613,23 +2610,23 @@ impl Engine {
         };
         let bus = a.cfg.bus;
         let name = a.cfg.info.name.clone();
-        let events: Vec<Arc<Message>> = a
-            .events
-            .iter()
-            .filter(|(t, _)| (from..=to).contains(t))
-            .map(|(_, m)| m.clone())
-            .collect();
-        for msg in events {
-            let body = match msg.body.strip_prefix('{') {
+        for archived in a.events.window(from, to) {
+            let body = match archived.body.strip_prefix('{') {
                 Some(rest) => format!("{{\"replay-name\":{},{rest}", json_string(&name)),
-                None => msg.body.clone(),
+                None => archived.body,
             };
             self.ledger.created += 1;
             self.metrics[archive].counters.delivered += 1;
             let copy = Arc::new(Message {
+                body,
+                attributes: None,
+                root: archived.root,
                 produced_at: self.now,
                 tracked_type: u32::MAX,
-                ..msg.descendant(body)
+                group_id: None,
+                dedup_id: None,
+                traced: archived.traced,
+                dlq_attributes: None,
             });
             let edge = self.edge(archive, bus, "replay".into());
             self.edges[edge as usize].sent += 1;

@@ -8,6 +8,7 @@
 //!
 //! The router depends on [`crate::model`] and [`crate::pattern`], never on the UI.
 
+mod archive;
 pub mod engine;
 pub mod live;
 pub mod metrics;

@@ -17,7 +17,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::model::Arrivals;
 use crate::model::NodeId;
 use crate::model::compile::{CompiledBus, CompiledNode, CompiledProducer};
-use crate::model::fuse::FusedEvent;
+use crate::model::fuse::{FusedEvent, FusedFilter};
 use crate::model::template::{Mark, RenderContext};
 use crate::model::transform::{Reserved, TargetInput, TopLevel, Written};
 use crate::pattern::{EventValue, RuleId, Scratch};
@@ -127,6 +127,8 @@ thread_local! {
     static SCRATCH: RefCell<(Scratch, Vec<RuleId>, u64, String)> =
         RefCell::new((Scratch::default(), Vec::new(), u64::MAX, String::new()));
     static MARKS: RefCell<Vec<Mark>> = const { RefCell::new(Vec::new()) };
+    /// Where a transformer wrote each placeholder's value (see [`filter_of_written`]).
+    static SLOTS: RefCell<Vec<std::ops::Range<usize>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets `cache` to the RFC 3339 text of a unix second, unless it holds it already.
@@ -508,6 +510,7 @@ fn route_with<'b>(
     for r in ids.iter().map(|&id| bus.rule_index(id)) {
         let rule = &bus.rules[r];
         for (t, target) in rule.targets.iter().enumerate() {
+            let mut written_filter = None;
             let body = match &*target.input {
                 TargetInput::WholeEvent => RouteBody::Event,
                 TargetInput::Constant(c) => RouteBody::Text(c.clone()),
@@ -527,7 +530,24 @@ fn route_with<'b>(
                             None => top,
                         }
                     });
-                    match input.render_from(top, &reserved) {
+                    // A fused producer event is well-formed JSON, so what the transformer
+                    // writes is too, and the topic's policies may take its values.
+                    let fusing = target.fused_filter.as_deref().filter(|_| known.values.is_some());
+                    let rendered = match fusing {
+                        Some(fused) => SLOTS.with(|cell| {
+                            let mut taken = cell.try_borrow_mut().ok();
+                            let mut own = Vec::new();
+                            let slots = taken.as_deref_mut().unwrap_or(&mut own);
+                            slots.clear();
+                            let rendered = input.render_recording(top, &reserved, Some(slots));
+                            if let Ok(text) = &rendered {
+                                written_filter = filter_of_written(nodes, target.to, fused, text, slots);
+                            }
+                            rendered
+                        }),
+                        None => input.render_from(top, &reserved),
+                    };
+                    match rendered {
                         Ok(std::borrow::Cow::Borrowed(text))
                             if std::ptr::eq(text.as_ptr(), body.as_ptr())
                                 && text.len() == body.len() =>
@@ -541,7 +561,9 @@ fn route_with<'b>(
             };
             let filter = match &body {
                 RouteBody::Event => topic_filter(nodes, target.to, body_text),
-                RouteBody::Text(text) => topic_filter(nodes, target.to, text),
+                RouteBody::Text(text) => {
+                    written_filter.or_else(|| topic_filter(nodes, target.to, text))
+                }
                 RouteBody::Nothing => None,
             };
             routes.push(Route {
@@ -563,6 +585,29 @@ fn topic_filter(nodes: &[CompiledNode], to: NodeId, message: &str) -> Option<u64
         return None;
     };
     Some(topic.policy_set.as_ref()?.passes(message.as_bytes()))
+}
+
+/// [`topic_filter`] from the values a transformer wrote (`slots`: where it wrote each
+/// placeholder's value in `message`); `None` when one of them is not a plain scalar, so
+/// the message must be scanned.
+fn filter_of_written(
+    nodes: &[CompiledNode],
+    to: NodeId,
+    fused: &FusedFilter,
+    message: &str,
+    slots: &[std::ops::Range<usize>],
+) -> Option<u64> {
+    let Some(CompiledNode::Topic(topic)) = nodes.get(to) else {
+        return None;
+    };
+    let set = topic.policy_set.as_ref()?;
+    let bytes = message.as_bytes();
+    let mut values = WrittenValues::default();
+    for &(field, slot) in &fused.reads {
+        let range = slots.get(slot)?.clone();
+        values.push((field, leaf_value(bytes.get(range)?)?));
+    }
+    Some(set.passes_values(values.as_slice()))
 }
 
 /// Builds an EventBridge event from a replayed line (`source`, `detail-type`, `detail`,
@@ -670,6 +715,12 @@ mod tests {
         let CompiledNode::Producer(producer) = node(&c, "web") else {
             panic!("web is a producer");
         };
+        let notify = bus.rules.iter().flat_map(|r| &r.targets);
+        let notify = notify.filter(|t| Some(t.to) == c.node_id("notifications"));
+        assert!(
+            notify.clone().count() == 1 && notify.clone().all(|t| t.fused_filter.is_some()),
+            "the policies read what the transformer writes"
+        );
         let tracked = HashMap::new();
         let src = Source {
             producer,
@@ -863,7 +914,35 @@ mod tests {
                         }}
                     ]},
                     "in-array": {"pattern": {"detail": {"items": {"s": ["y"]}}}, "targets": [{"to": "sink"}]},
-                    "in-literal": {"pattern": {"detail": {"lit": {"s": ["x"]}}}, "targets": [{"to": "sink"}]}
+                    "in-literal": {"pattern": {"detail": {"lit": {"s": ["x"]}}}, "targets": [{"to": "sink"}]},
+                    "to-topics": {"pattern": {"source": ["svc.a"]}, "targets": [
+                        {"to": "topic", "input_transformer": {
+                            "input_paths_map": {"s": "$.detail.s", "n": "$.detail.n", "z": "$.detail.z", "c": "$.detail.c", "k": "$.detail.t.kind",
+                                "miss": "$.detail.nope", "f": "$.detail.f", "b": "$.detail.b", "o": "$.detail.o.deep.v", "type": "$.detail-type"},
+                            "input_template": "{\"s\": <s>, \"n\": <n>, \"z\": <z>, \"c\": <c>, \"k\": \"kind-<k>\", \"m\": <miss>, \"f\": <f>, \"b\": <b>, \"o\": <o>, \"type\": <type>, \"const\": \"x\", \"nest\": {\"s\": <s>}}"
+                        }},
+                        {"to": "constant-topic", "input_transformer": {
+                            "input_paths_map": {"s": "$.detail.s", "k": "$.detail.t.kind"},
+                            "input_template": "{\"k\": \"kind-<k>\", \"const\": \"x\", \"nest\": {\"s\": <s>}}"
+                        }}
+                    ]}
+                }},
+                "topic": {"kind": "topic", "subscriptions": {
+                    "exact": {"to": "sink", "filter_policy": {"s": ["x", "é"]}, "filter_policy_scope": "MessageBody"},
+                    "numeric": {"to": "sink", "filter_policy": {"n": [{"numeric": [">", 0]}], "b": [true]}, "filter_policy_scope": "MessageBody"},
+                    "absent": {"to": "sink", "filter_policy": {"z": [{"exists": false}]}, "filter_policy_scope": "MessageBody"},
+                    "compound": {"to": "sink", "filter_policy": {"c": ["flat"]}, "filter_policy_scope": "MessageBody"},
+                    "missing": {"to": "sink", "filter_policy": {"m": [""]}, "filter_policy_scope": "MessageBody"},
+                    "prefix": {"to": "sink", "filter_policy": {"o": [{"prefix": "a"}]}, "filter_policy_scope": "MessageBody"},
+                    "small": {"to": "sink", "filter_policy": {"f": [{"numeric": ["<", 1]}]}, "filter_policy_scope": "MessageBody"},
+                    "anything-but": {"to": "sink", "filter_policy": {"z": [{"anything-but": ["1"]}]}, "filter_policy_scope": "MessageBody"},
+                    "escaped": {"to": "sink", "filter_policy": {"s": ["x\\y"], "type": ["Odd \"one\""]}, "filter_policy_scope": "MessageBody"},
+                    "or": {"to": "sink", "filter_policy": {"$or": [{"type": ["Made"]}, {"s": ["y"]}]}, "filter_policy_scope": "MessageBody"},
+                    "everything": {"to": "sink"}
+                }},
+                "constant-topic": {"kind": "topic", "subscriptions": {
+                    "constant": {"to": "sink", "filter_policy": {"const": ["x"]}, "filter_policy_scope": "MessageBody"},
+                    "nested": {"to": "sink", "filter_policy": {"nest": {"s": ["x"]}}, "filter_policy_scope": "MessageBody"}
                 }},
                 "sink": {"kind": "consumer"}
             }
@@ -897,6 +976,19 @@ mod tests {
             include_str!("../../examples/monitoring-alerting.json").to_string(),
             include_str!("../../examples/heterogeneous-integration.json").to_string(),
         ];
+        // The topic's policies read what the first transformer writes; the other
+        // topic's policies read a constant and inside a member, so they scan.
+        let c = compile(
+            &Topology::from_json(&designs[0]).expect("design loads"),
+            None,
+        )
+        .unwrap_or_else(|p| panic!("{p:?}"));
+        let CompiledNode::Bus(bus) = node(&c, "bus") else {
+            panic!("bus is a bus");
+        };
+        let rule = bus.rules.iter().find(|r| r.name == "to-topics").expect("rule");
+        assert!(rule.targets[0].fused_filter.is_some());
+        assert!(rule.targets[1].fused_filter.is_none());
         let (mut fused_templates, mut routes_seen) = (0, 0);
         for text in &designs {
             let (fused, routes) = routes_equal_scanning(text, 600);
