@@ -622,11 +622,13 @@ impl Matcher {
     ) {
         let state = &mut scratch.state;
         state.begin(self);
+        // Deferred conditions read `values` itself: nothing is recorded.
+        state.values_given = true;
         let mut sink = MatchSink { m: self, s: state };
         for &(id, value) in values {
             sink.value(id, value, &[]);
         }
-        self.finish(state, out);
+        self.finish(state, out, values);
     }
 
     /// [`Matcher::for_each_match`] for values recorded by the event's writer (see
@@ -655,15 +657,17 @@ impl Matcher {
         } = scratch;
         state.begin(self);
         scan(event, &mut MatchSink { m: self, s: state }, buffers, check)?;
-        self.finish(state, out);
+        self.finish(state, out, &[]);
         Ok(())
     }
 
-    fn finish(&self, s: &mut State, out: &mut Vec<RuleId>) {
+    /// Confirms the sub-rules whose counters are full; `given`: the values handed to
+    /// [`Matcher::matches_values`] (then nothing was recorded).
+    fn finish(&self, s: &mut State, out: &mut Vec<RuleId>, given: &[(u32, Value<'_>)]) {
         let complete = std::mem::take(&mut s.complete);
         for &sub in complete.iter().chain(&self.always) {
             let rule = self.subrules[sub as usize].rule;
-            if s.rule_stamp[rule as usize] != s.epoch && self.confirm(sub, s) {
+            if s.rule_stamp[rule as usize] != s.epoch && self.confirm(sub, s, given) {
                 s.rule_stamp[rule as usize] = s.epoch;
                 out.push(RuleId(rule));
             }
@@ -672,7 +676,7 @@ impl Matcher {
     }
 
     /// Checks absences and array consistency of a sub-rule whose counter is full.
-    fn confirm(&self, sub: u32, s: &mut State) -> bool {
+    fn confirm(&self, sub: u32, s: &mut State, given: &[(u32, Value<'_>)]) -> bool {
         let subrule = &self.subrules[sub as usize];
         if subrule
             .absent
@@ -689,6 +693,15 @@ impl Matcher {
         }
         // Deferred conditions: a recorded value at the path must satisfy them. Values
         // inside arrays join the consistency check below.
+        if s.values_given {
+            // Given values are outside arrays (no hits, no trails): one satisfying value
+            // at the path will do.
+            return subrule.deferred.iter().all(|(_, path, field)| {
+                given.iter().any(|&(id, value)| {
+                    id == *path && field.alternatives.iter().any(|a| op_matches(&a.op, value))
+                })
+            });
+        }
         let mut lists: Vec<Vec<(u32, u32)>> = Vec::new();
         for (_, path, field) in &subrule.deferred {
             let path = *path;
@@ -838,6 +851,9 @@ struct State {
     /// Values kept for deferred conditions, their text in `recorded_text`.
     recorded: Vec<Recorded>,
     recorded_text: Vec<u8>,
+    /// The event's values were handed over ([`Matcher::matches_values`]) rather than
+    /// scanned: deferred conditions read them there, and nothing is recorded.
+    values_given: bool,
 }
 
 impl State {
@@ -867,6 +883,7 @@ impl State {
         self.trails.clear();
         self.recorded.clear();
         self.recorded_text.clear();
+        self.values_given = false;
     }
 }
 
@@ -948,7 +965,7 @@ impl Sink for MatchSink<'_, '_> {
             s.path_stamp[id as usize] = epoch;
         }
         let mut trail_range: Option<(u32, u32)> = None;
-        if field.recorded_refs > 0 {
+        if field.recorded_refs > 0 && !s.values_given {
             let start = s.recorded_text.len() as u32;
             let kind = match value {
                 Value::Str(t) => {
@@ -1088,6 +1105,80 @@ mod tests {
             got.sort_unstable();
             assert_eq!(got, want, "{event}");
         }
+    }
+
+    /// Values handed over by an event's writer match as scanning its text does, for
+    /// deferred conditions of every kind (each sub-rule has a selective exact anchor).
+    #[test]
+    fn given_values_match_as_scanning_does() {
+        let rules = [
+            ("num", r#"{"detail-type": ["A"], "source": [{"prefix": "sv"}], "detail": {"n": [{"numeric": [">", 3]}]}}"#),
+            ("but", r#"{"detail-type": ["A"], "detail": {"s": [{"anything-but": ["x"]}]}}"#),
+            ("exists", r#"{"detail-type": ["A"], "detail": {"s": [{"exists": true}]}}"#),
+            ("absent", r#"{"detail-type": ["A"], "detail": {"b": [{"exists": false}]}}"#),
+            ("range-and-true", r#"{"detail-type": ["B"], "detail": {"n": [{"numeric": ["<", 5]}], "b": [true]}}"#),
+            ("values", r#"{"detail-type": ["A", "B"], "detail": {"s": ["x", "y"], "n": [1, 2]}}"#),
+            ("suffix", r#"{"detail-type": ["B"], "detail": {"s": [{"suffix": "y"}]}}"#),
+            ("caseless", r#"{"detail-type": ["A"], "detail": {"s": [{"equals-ignore-case": "X"}]}}"#),
+            ("either", r#"{"$or": [{"detail-type": ["B"], "detail": {"b": [false]}}, {"source": ["x"], "detail-type": ["C"]}]}"#),
+        ];
+        let mut m = Matcher::new();
+        for (name, p) in rules {
+            m.add_rule(name, p).unwrap();
+        }
+        let leaves: BTreeMap<String, u32> = m.leaf_paths().into_iter().collect();
+        let mut scratch = Scratch::default();
+        let (mut checked, mut matched) = (0, 0);
+        for dt in ["A", "B", "C"] {
+            for source in ["svc", "x"] {
+                for n in ["-1", "1", "1.0", "2e0", "3", "4", "4.5", "6", "10", ""] {
+                    for text in ["x", "y", "X", "", "-"] {
+                        for b in ["true", "false", "\"true\"", ""] {
+                            let mut event = format!(r#"{{"detail-type":"{dt}","source":"{source}","detail":{{"#);
+                            let mut values = Vec::new();
+                            let mut push = |path: &str, value: Value<'static>| {
+                                if let Some(&id) = leaves.get(path) {
+                                    values.push((id, value));
+                                }
+                            };
+                            push("detail-type", Value::Str(dt.as_bytes()));
+                            push("source", Value::Str(source.as_bytes()));
+                            let mut members = Vec::new();
+                            if !n.is_empty() {
+                                members.push(format!(r#""n":{n}"#));
+                                push("detail.n", Value::Num(n.as_bytes()));
+                            }
+                            if text != "-" {
+                                members.push(format!(r#""s":"{text}""#));
+                                push("detail.s", Value::Str(text.as_bytes()));
+                            }
+                            match b {
+                                "" => {}
+                                "true" => push("detail.b", Value::True),
+                                "false" => push("detail.b", Value::False),
+                                _ => push("detail.b", Value::Str(b"true")),
+                            }
+                            if !b.is_empty() {
+                                members.push(format!(r#""b":{b}"#));
+                            }
+                            event.push_str(&members.join(","));
+                            event.push_str("}}");
+                            let mut scanned = Vec::new();
+                            m.matches_with(event.as_bytes(), &mut scratch, &mut scanned).unwrap();
+                            let mut given = Vec::new();
+                            m.matches_values(&values, &mut scratch, &mut given);
+                            scanned.sort_unstable_by_key(|id| id.index());
+                            given.sort_unstable_by_key(|id| id.index());
+                            assert_eq!(given, scanned, "{event}");
+                            checked += 1;
+                            matched += given.len();
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 1200);
+        assert!(matched > 600, "{matched}");
     }
 
     #[test]
