@@ -222,48 +222,13 @@ fn written_values<'b>(
     Some(values)
 }
 
-/// Values handed to the matcher: a few on the stack (the usual case), more on the heap.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "the inline variant is the point: no allocation per event"
-)]
-enum WrittenValues<'b> {
-    Inline([(u32, EventValue<'b>); INLINE_VALUES], usize),
-    Heap(Vec<(u32, EventValue<'b>)>),
-}
+/// Values handed to the matcher: a few on the stack (the usual case), more on the heap
+/// (`SmallVec` leaves the inline room uninitialised, so nothing is written per event
+/// before the values themselves).
+type WrittenValues<'b> = smallvec::SmallVec<[(u32, EventValue<'b>); INLINE_VALUES]>;
 
 /// How many values [`WrittenValues`] holds without allocating.
 const INLINE_VALUES: usize = 16;
-
-impl Default for WrittenValues<'_> {
-    fn default() -> Self {
-        WrittenValues::Inline([(0, EventValue::Null); INLINE_VALUES], 0)
-    }
-}
-
-impl<'b> WrittenValues<'b> {
-    fn push(&mut self, value: (u32, EventValue<'b>)) {
-        match self {
-            WrittenValues::Inline(items, len) if *len < INLINE_VALUES => {
-                items[*len] = value;
-                *len += 1;
-            }
-            WrittenValues::Inline(items, len) => {
-                let mut heap = items[..*len].to_vec();
-                heap.push(value);
-                *self = WrittenValues::Heap(heap);
-            }
-            WrittenValues::Heap(heap) => heap.push(value),
-        }
-    }
-
-    fn as_slice(&self) -> &[(u32, EventValue<'b>)] {
-        match self {
-            WrittenValues::Inline(items, len) => &items[..*len],
-            WrittenValues::Heap(heap) => heap,
-        }
-    }
-}
 
 /// A compact JSON scalar as the matcher receives it; `None` for an object, an array
 /// or a string with escapes (those are left to scanning).
