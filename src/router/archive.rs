@@ -1,12 +1,17 @@
-//! What an archive keeps: its events' bodies back to back in one ring of bytes, with a
-//! small record per event. Evicting the oldest event moves the ring's front; nothing is
-//! freed per event, and the archived message itself is let go of as soon as its
-//! deliveries are done (an archive holding tens of thousands of messages would keep
-//! each alive, and touch it again, cold, only to free it).
+//! What an archive keeps: its events' bodies back to back in blocks of bytes, with a
+//! small record per event. Evicting the oldest event frees nothing until a whole block
+//! is unused (then the block is kept for reuse), and the archived message itself is let
+//! go of as soon as its deliveries are done: an archive holding tens of thousands of
+//! messages would otherwise keep each alive, and touch it again, cold, only to free it.
+//! Blocks of a fixed size keep memory flat (a growing ring would double, and copy,
+//! itself).
 
 use std::collections::VecDeque;
 
 use super::engine::SimTime;
+
+/// Bytes per block (a larger body gets a block of its own).
+const BLOCK: usize = 64 * 1024;
 
 /// One archived event.
 #[derive(Clone, Copy, Debug)]
@@ -17,7 +22,11 @@ struct Entry {
     root: u64,
     /// Whether that event is traced.
     traced: bool,
-    /// Its body's length in the ring.
+    /// Number of the block holding its body (counted since the archive began).
+    block: u64,
+    /// Where the body starts in that block.
+    start: usize,
+    /// Its length.
     len: usize,
 }
 
@@ -36,19 +45,42 @@ pub struct Archived {
 #[derive(Debug, Default)]
 pub struct ArchivedEvents {
     entries: VecDeque<Entry>,
-    /// Every kept body, oldest first, back to back.
-    text: VecDeque<u8>,
+    /// Blocks in use, oldest first; the last one is being filled.
+    blocks: VecDeque<Vec<u8>>,
+    /// Number of the first block in `blocks`.
+    first_block: u64,
+    /// An emptied block kept for reuse.
+    spare: Option<Vec<u8>>,
 }
 
 impl ArchivedEvents {
     /// Keeps an event's body.
     pub fn push(&mut self, at: SimTime, root: u64, traced: bool, body: &str) {
-        self.text.extend(body.as_bytes());
+        let bytes = body.as_bytes();
+        let fits = self
+            .blocks
+            .back()
+            .is_some_and(|b| b.capacity() - b.len() >= bytes.len());
+        if !fits {
+            let block = match self.spare.take() {
+                Some(block) if block.capacity() >= bytes.len() => block,
+                _ => Vec::with_capacity(BLOCK.max(bytes.len())),
+            };
+            self.blocks.push_back(block);
+        }
+        let block = self.first_block + self.blocks.len() as u64 - 1;
+        let Some(last) = self.blocks.back_mut() else {
+            return;
+        };
+        let start = last.len();
+        last.extend_from_slice(bytes);
         self.entries.push_back(Entry {
             at,
             root,
             traced,
-            len: body.len(),
+            block,
+            start,
+            len: bytes.len(),
         });
     }
 
@@ -64,30 +96,50 @@ impl ArchivedEvents {
 
     /// Forgets the oldest event; false when there is none.
     pub fn evict_oldest(&mut self) -> bool {
-        let Some(entry) = self.entries.pop_front() else {
+        if self.entries.pop_front().is_none() {
             return false;
-        };
-        self.text.drain(..entry.len.min(self.text.len()));
+        }
+        // Blocks before the new oldest event's (all of them when none is left but the
+        // one being filled) are no longer used.
+        let keep_from = self
+            .entries
+            .front()
+            .map_or(self.first_block + self.blocks.len().saturating_sub(1) as u64, |e| e.block);
+        while self.first_block < keep_from {
+            let Some(mut block) = self.blocks.pop_front() else {
+                break;
+            };
+            self.first_block += 1;
+            block.clear();
+            self.spare = Some(block);
+        }
+        if self.entries.is_empty()
+            && let Some(last) = self.blocks.back_mut()
+        {
+            last.clear();
+        }
         true
     }
 
     /// The events archived within `from..=to`, oldest first.
     pub fn window(&self, from: SimTime, to: SimTime) -> Vec<Archived> {
-        let mut start = 0;
-        let mut found = Vec::new();
-        for entry in &self.entries {
-            let end = start + entry.len;
-            if (from..=to).contains(&entry.at) {
-                let bytes: Vec<u8> = self.text.range(start..end).copied().collect();
-                found.push(Archived {
-                    root: entry.root,
-                    traced: entry.traced,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                });
-            }
-            start = end;
-        }
-        found
+        self.entries
+            .iter()
+            .filter(|e| (from..=to).contains(&e.at))
+            .map(|e| {
+                let bytes = e
+                    .block
+                    .checked_sub(self.first_block)
+                    .and_then(|i| self.blocks.get(i as usize))
+                    .and_then(|b| b.get(e.start..e.start + e.len))
+                    .unwrap_or_default();
+                Archived {
+                    root: e.root,
+                    traced: e.traced,
+                    body: String::from_utf8_lossy(bytes).into_owned(),
+                }
+            })
+            .collect()
     }
 }
 
@@ -124,5 +176,30 @@ mod tests {
         while events.evict_oldest() {}
         assert_eq!(events.len(), 0);
         assert!(bodies(&events, 0, u64::MAX).is_empty());
+        assert!(events.blocks.len() <= 1, "emptied blocks are let go of");
+    }
+
+    /// Bodies larger than a block, and many blocks' worth of bodies: memory follows
+    /// what is kept.
+    #[test]
+    fn blocks_follow_what_is_kept() {
+        let mut events = ArchivedEvents::default();
+        let big = "b".repeat(BLOCK * 2 + 3);
+        let small = "s".repeat(1000);
+        for i in 0..1000u64 {
+            let body = if i % 100 == 7 { &big } else { &small };
+            events.push(i, i, false, body);
+            while events.len() > 150 {
+                events.evict_oldest();
+            }
+            let kept: usize = events.window(0, u64::MAX).iter().map(|a| a.body.len()).sum();
+            let held: usize = events.blocks.iter().map(Vec::capacity).sum();
+            // Partly used blocks at both ends, and block tails too short for the next
+            // body, at most.
+            assert!(held <= 2 * kept + 3 * BLOCK + big.len(), "{held} bytes held for {kept}");
+        }
+        let window = events.window(907, 907);
+        assert_eq!(window[0].body, big);
+        assert_eq!(events.window(906, 906)[0].body, small);
     }
 }
