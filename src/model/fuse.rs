@@ -172,7 +172,10 @@ mod tests {
     fn policies(texts: &[&str]) -> PolicySet {
         let parsed: Vec<FilterPolicy> = texts
             .iter()
-            .map(|t| FilterPolicy::parse(t, crate::pattern::sns::Scope::MessageBody).unwrap_or_else(|e| panic!("{t}: {e:?}")))
+            .map(|t| {
+                FilterPolicy::parse(t, crate::pattern::sns::Scope::MessageBody)
+                    .unwrap_or_else(|e| panic!("{t}: {e:?}"))
+            })
             .collect();
         let refs: Vec<Option<&FilterPolicy>> = parsed.iter().map(Some).collect();
         PolicySet::new(&refs).expect("a set")
@@ -182,9 +185,12 @@ mod tests {
     /// constant, of a placeholder inside a string, or inside a member refuses.
     #[test]
     fn filters_fuse_only_on_whole_placeholder_members() {
-        let set = policies(&[r#"{"x": ["1"], "q": [{"prefix": "a"}]}"#, r#"{"gone": ["z"]}"#]);
-        let fused = fuse_filter(&transformer(r#"{"q": <b>, "c": 1, "x": <a>}"#), &set)
-            .expect("fused");
+        let set = policies(&[
+            r#"{"x": ["1"], "q": [{"prefix": "a"}]}"#,
+            r#"{"gone": ["z"]}"#,
+        ]);
+        let fused =
+            fuse_filter(&transformer(r#"{"q": <b>, "c": 1, "x": <a>}"#), &set).expect("fused");
         let slots: Vec<usize> = fused.reads.iter().map(|&(_, slot)| slot).collect();
         assert_eq!(slots, [0, 1]);
         for refused in [
@@ -193,7 +199,10 @@ mod tests {
             r#"{"x": {"y": <a>}, "q": <b>}"#,
             r#"[<a>]"#,
         ] {
-            assert!(fuse_filter(&transformer(refused), &set).is_none(), "{refused}");
+            assert!(
+                fuse_filter(&transformer(refused), &set).is_none(),
+                "{refused}"
+            );
         }
         let nested = policies(&[r#"{"x": {"y": ["1"]}}"#]);
         assert!(fuse_filter(&transformer(r#"{"x": <a>}"#), &nested).is_none());

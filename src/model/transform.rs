@@ -2094,7 +2094,11 @@ mod tests {
                 .top_members()
         };
         let members = |list: &[(&str, TopMember)]| {
-            Some(list.iter().map(|(k, m)| (k.to_string(), *m)).collect::<Vec<_>>())
+            Some(
+                list.iter()
+                    .map(|(k, m)| (k.to_string(), *m))
+                    .collect::<Vec<_>>(),
+            )
         };
         assert_eq!(
             top(r#"{"x": <a>, "y": "id-<b>", "z": 1, "w": {"v": <b>}, "q": <a>}"#),

@@ -1112,15 +1112,42 @@ mod tests {
     #[test]
     fn given_values_match_as_scanning_does() {
         let rules = [
-            ("num", r#"{"detail-type": ["A"], "source": [{"prefix": "sv"}], "detail": {"n": [{"numeric": [">", 3]}]}}"#),
-            ("but", r#"{"detail-type": ["A"], "detail": {"s": [{"anything-but": ["x"]}]}}"#),
-            ("exists", r#"{"detail-type": ["A"], "detail": {"s": [{"exists": true}]}}"#),
-            ("absent", r#"{"detail-type": ["A"], "detail": {"b": [{"exists": false}]}}"#),
-            ("range-and-true", r#"{"detail-type": ["B"], "detail": {"n": [{"numeric": ["<", 5]}], "b": [true]}}"#),
-            ("values", r#"{"detail-type": ["A", "B"], "detail": {"s": ["x", "y"], "n": [1, 2]}}"#),
-            ("suffix", r#"{"detail-type": ["B"], "detail": {"s": [{"suffix": "y"}]}}"#),
-            ("caseless", r#"{"detail-type": ["A"], "detail": {"s": [{"equals-ignore-case": "X"}]}}"#),
-            ("either", r#"{"$or": [{"detail-type": ["B"], "detail": {"b": [false]}}, {"source": ["x"], "detail-type": ["C"]}]}"#),
+            (
+                "num",
+                r#"{"detail-type": ["A"], "source": [{"prefix": "sv"}], "detail": {"n": [{"numeric": [">", 3]}]}}"#,
+            ),
+            (
+                "but",
+                r#"{"detail-type": ["A"], "detail": {"s": [{"anything-but": ["x"]}]}}"#,
+            ),
+            (
+                "exists",
+                r#"{"detail-type": ["A"], "detail": {"s": [{"exists": true}]}}"#,
+            ),
+            (
+                "absent",
+                r#"{"detail-type": ["A"], "detail": {"b": [{"exists": false}]}}"#,
+            ),
+            (
+                "range-and-true",
+                r#"{"detail-type": ["B"], "detail": {"n": [{"numeric": ["<", 5]}], "b": [true]}}"#,
+            ),
+            (
+                "values",
+                r#"{"detail-type": ["A", "B"], "detail": {"s": ["x", "y"], "n": [1, 2]}}"#,
+            ),
+            (
+                "suffix",
+                r#"{"detail-type": ["B"], "detail": {"s": [{"suffix": "y"}]}}"#,
+            ),
+            (
+                "caseless",
+                r#"{"detail-type": ["A"], "detail": {"s": [{"equals-ignore-case": "X"}]}}"#,
+            ),
+            (
+                "either",
+                r#"{"$or": [{"detail-type": ["B"], "detail": {"b": [false]}}, {"source": ["x"], "detail-type": ["C"]}]}"#,
+            ),
         ];
         let mut m = Matcher::new();
         for (name, p) in rules {
@@ -1134,7 +1161,9 @@ mod tests {
                 for n in ["-1", "1", "1.0", "2e0", "3", "4", "4.5", "6", "10", ""] {
                     for text in ["x", "y", "X", "", "-"] {
                         for b in ["true", "false", "\"true\"", ""] {
-                            let mut event = format!(r#"{{"detail-type":"{dt}","source":"{source}","detail":{{"#);
+                            let mut event = format!(
+                                r#"{{"detail-type":"{dt}","source":"{source}","detail":{{"#
+                            );
                             let mut values = Vec::new();
                             let mut push = |path: &str, value: Value<'static>| {
                                 if let Some(&id) = leaves.get(path) {
@@ -1164,7 +1193,8 @@ mod tests {
                             event.push_str(&members.join(","));
                             event.push_str("}}");
                             let mut scanned = Vec::new();
-                            m.matches_with(event.as_bytes(), &mut scratch, &mut scanned).unwrap();
+                            m.matches_with(event.as_bytes(), &mut scratch, &mut scanned)
+                                .unwrap();
                             let mut given = Vec::new();
                             m.matches_values(&values, &mut scratch, &mut given);
                             scanned.sort_unstable_by_key(|id| id.index());

@@ -1,5 +1,7 @@
-//! What an archive keeps: its events' bodies back to back in blocks of bytes, with a
-//! small record per event. Evicting the oldest event frees nothing until a whole block
+//! What an archive keeps: for an event as its producer wrote it, what prepared it and
+//! which of its events it was (the body is written again, identically, for a replay);
+//! for any other event, its body, back to back with others in blocks of bytes. A small
+//! record per event. Evicting the oldest event frees nothing until a whole block
 //! is unused (then the block is kept for reuse), and the archived message itself is let
 //! go of as soon as its deliveries are done: an archive holding tens of thousands of
 //! messages would otherwise keep each alive, and touch it again, cold, only to free it.
@@ -7,6 +9,7 @@
 //! itself).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::engine::SimTime;
 
@@ -14,20 +17,28 @@ use super::engine::SimTime;
 const BLOCK: usize = 64 * 1024;
 
 /// One archived event.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
+#[derive(Debug)]
+struct Entry<R> {
     /// When it was archived.
     at: SimTime,
     /// The produced event it descends from.
     root: u64,
     /// Whether that event is traced.
     traced: bool,
-    /// Number of the block holding its body (counted since the archive began).
+    /// The number of the block its text is in, or (for a recipe) of the block texts
+    /// were going to when it came: later texts are in this block or after.
     block: u64,
-    /// Where the body starts in that block.
-    start: usize,
-    /// Its length.
-    len: usize,
+    body: Stored<R>,
+}
+
+/// Where an archived event's body is.
+#[derive(Debug)]
+enum Stored<R> {
+    /// In the entry's block: start and length.
+    Text { start: usize, len: usize },
+    /// Written again on demand: by this recipe, as its producer's event `seq` due at
+    /// `time`.
+    Recipe { recipe: Arc<R>, seq: u64, time: f64 },
 }
 
 /// An archived event handed out for replay.
@@ -41,10 +52,10 @@ pub struct Archived {
     pub body: String,
 }
 
-/// The events an archive keeps, oldest first.
-#[derive(Debug, Default)]
-pub struct ArchivedEvents {
-    entries: VecDeque<Entry>,
+/// The events an archive keeps, oldest first; `R` writes a producer's event again.
+#[derive(Debug)]
+pub struct ArchivedEvents<R> {
+    entries: VecDeque<Entry<R>>,
     /// Blocks in use, oldest first; the last one is being filled.
     blocks: VecDeque<Vec<u8>>,
     /// Number of the first block in `blocks`.
@@ -53,7 +64,38 @@ pub struct ArchivedEvents {
     spare: Option<Vec<u8>>,
 }
 
-impl ArchivedEvents {
+impl<R> Default for ArchivedEvents<R> {
+    fn default() -> Self {
+        ArchivedEvents {
+            entries: VecDeque::new(),
+            blocks: VecDeque::new(),
+            first_block: 0,
+            spare: None,
+        }
+    }
+}
+
+impl<R> ArchivedEvents<R> {
+    /// Keeps an event as `recipe` writes it: its producer's event `seq`, due at `time`.
+    pub fn push_recipe(
+        &mut self,
+        at: SimTime,
+        root: u64,
+        traced: bool,
+        recipe: Arc<R>,
+        seq: u64,
+        time: f64,
+    ) {
+        let block = self.first_block + self.blocks.len().saturating_sub(1) as u64;
+        self.entries.push_back(Entry {
+            at,
+            root,
+            traced,
+            block,
+            body: Stored::Recipe { recipe, seq, time },
+        });
+    }
+
     /// Keeps an event's body.
     pub fn push(&mut self, at: SimTime, root: u64, traced: bool, body: &str) {
         let bytes = body.as_bytes();
@@ -79,8 +121,10 @@ impl ArchivedEvents {
             root,
             traced,
             block,
-            start,
-            len: bytes.len(),
+            body: Stored::Text {
+                start,
+                len: bytes.len(),
+            },
         });
     }
 
@@ -99,12 +143,10 @@ impl ArchivedEvents {
         if self.entries.pop_front().is_none() {
             return false;
         }
-        // Blocks before the new oldest event's (all of them when none is left but the
-        // one being filled) are no longer used.
-        let keep_from = self
-            .entries
-            .front()
-            .map_or(self.first_block + self.blocks.len().saturating_sub(1) as u64, |e| e.block);
+        // Blocks before the oldest event's (all of them when none is left but the one
+        // being filled) hold no kept text.
+        let last = self.first_block + self.blocks.len().saturating_sub(1) as u64;
+        let keep_from = self.entries.front().map_or(last, |e| e.block);
         while self.first_block < keep_from {
             let Some(mut block) = self.blocks.pop_front() else {
                 break;
@@ -121,23 +163,32 @@ impl ArchivedEvents {
         true
     }
 
-    /// The events archived within `from..=to`, oldest first.
-    pub fn window(&self, from: SimTime, to: SimTime) -> Vec<Archived> {
+    /// The events archived within `from..=to`, oldest first; `write` writes a recipe's
+    /// event (sequence number, time) again.
+    pub fn window(
+        &self,
+        from: SimTime,
+        to: SimTime,
+        write: impl Fn(&R, u64, f64) -> String,
+    ) -> Vec<Archived> {
         self.entries
             .iter()
             .filter(|e| (from..=to).contains(&e.at))
-            .map(|e| {
-                let bytes = e
-                    .block
-                    .checked_sub(self.first_block)
-                    .and_then(|i| self.blocks.get(i as usize))
-                    .and_then(|b| b.get(e.start..e.start + e.len))
-                    .unwrap_or_default();
-                Archived {
-                    root: e.root,
-                    traced: e.traced,
-                    body: String::from_utf8_lossy(bytes).into_owned(),
-                }
+            .map(|e| Archived {
+                root: e.root,
+                traced: e.traced,
+                body: match &e.body {
+                    Stored::Text { start, len } => {
+                        let bytes = e
+                            .block
+                            .checked_sub(self.first_block)
+                            .and_then(|i| self.blocks.get(i as usize))
+                            .and_then(|b| b.get(*start..start + len))
+                            .unwrap_or_default();
+                        String::from_utf8_lossy(bytes).into_owned()
+                    }
+                    Stored::Recipe { recipe, seq, time } => write(recipe, *seq, *time),
+                },
             })
             .collect()
     }
@@ -147,17 +198,34 @@ impl ArchivedEvents {
 mod tests {
     use super::*;
 
-    fn bodies(events: &ArchivedEvents, from: SimTime, to: SimTime) -> Vec<String> {
-        events.window(from, to).into_iter().map(|a| a.body).collect()
+    /// A recipe for tests: the body of event `seq` is `"{prefix}{seq}"`.
+    type Recipe = String;
+
+    fn write(prefix: &Recipe, seq: u64, _time: f64) -> String {
+        format!("{prefix}{seq}")
+    }
+
+    fn window(events: &ArchivedEvents<Recipe>, from: SimTime, to: SimTime) -> Vec<Archived> {
+        events.window(from, to, write)
+    }
+
+    fn bodies(events: &ArchivedEvents<Recipe>, from: SimTime, to: SimTime) -> Vec<String> {
+        window(events, from, to)
+            .into_iter()
+            .map(|a| a.body)
+            .collect()
     }
 
     /// Bodies come back whole and in order across evictions and the ring's wrap.
     #[test]
     fn keeps_bodies_in_order_across_evictions() {
-        let mut events = ArchivedEvents::default();
+        let mut events = ArchivedEvents::<Recipe>::default();
         let mut kept = VecDeque::new();
         for i in 0..500u64 {
-            let body = format!("{{\"n\":{i},\"pad\":\"{}é\"}}", "x".repeat((i % 37) as usize));
+            let body = format!(
+                "{{\"n\":{i},\"pad\":\"{}é\"}}",
+                "x".repeat((i % 37) as usize)
+            );
             events.push(i, i + 1000, i % 3 == 0, &body);
             kept.push_back((i, body));
             while events.len() > 40 {
@@ -168,7 +236,7 @@ mod tests {
         }
         let all: Vec<String> = kept.iter().map(|(_, b)| b.clone()).collect();
         assert_eq!(bodies(&events, 0, u64::MAX), all);
-        let window = events.window(470, 472);
+        let window = window(&events, 470, 472);
         assert_eq!(window.len(), 3);
         assert_eq!(window[0].root, 1470);
         assert!(!window[0].traced && window[1].traced && !window[2].traced);
@@ -183,7 +251,7 @@ mod tests {
     /// what is kept.
     #[test]
     fn blocks_follow_what_is_kept() {
-        let mut events = ArchivedEvents::default();
+        let mut events = ArchivedEvents::<Recipe>::default();
         let big = "b".repeat(BLOCK * 2 + 3);
         let small = "s".repeat(1000);
         for i in 0..1000u64 {
@@ -192,14 +260,52 @@ mod tests {
             while events.len() > 150 {
                 events.evict_oldest();
             }
-            let kept: usize = events.window(0, u64::MAX).iter().map(|a| a.body.len()).sum();
+            let kept: usize = window(&events, 0, u64::MAX)
+                .iter()
+                .map(|a| a.body.len())
+                .sum();
             let held: usize = events.blocks.iter().map(Vec::capacity).sum();
             // Partly used blocks at both ends, and block tails too short for the next
             // body, at most.
-            assert!(held <= 2 * kept + 3 * BLOCK + big.len(), "{held} bytes held for {kept}");
+            assert!(
+                held <= 2 * kept + 3 * BLOCK + big.len(),
+                "{held} bytes held for {kept}"
+            );
         }
-        let window = events.window(907, 907);
-        assert_eq!(window[0].body, big);
-        assert_eq!(events.window(906, 906)[0].body, small);
+        assert_eq!(window(&events, 907, 907)[0].body, big);
+        assert_eq!(window(&events, 906, 906)[0].body, small);
+    }
+
+    /// Recipes and texts mixed: bodies come back in order, written again from recipes,
+    /// and blocks are let go of once only recipes are left before them.
+    #[test]
+    fn recipes_and_texts_mixed() {
+        let mut events = ArchivedEvents::<Recipe>::default();
+        let recipe = Arc::new("event-".to_string());
+        let mut expected = VecDeque::new();
+        for i in 0..2000u64 {
+            if i % 5 == 0 {
+                let body = format!("{{\"text\":{i},\"pad\":\"{}\"}}", "p".repeat(300));
+                events.push(i, i, false, &body);
+                expected.push_back(body);
+            } else {
+                events.push_recipe(i, i, i % 2 == 0, recipe.clone(), i, i as f64);
+                expected.push_back(format!("event-{i}"));
+            }
+            while events.len() > 300 {
+                events.evict_oldest();
+                expected.pop_front();
+            }
+        }
+        assert_eq!(bodies(&events, 0, u64::MAX), Vec::from(expected));
+        // 60 texts of about 320 bytes kept: one or two blocks.
+        assert!(events.blocks.len() <= 2, "{} blocks", events.blocks.len());
+        while events.evict_oldest() {}
+        assert!(events.blocks.iter().all(Vec::is_empty));
+        assert_eq!(
+            Arc::strong_count(&recipe),
+            1,
+            "evicted recipes are let go of"
+        );
     }
 }

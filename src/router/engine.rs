@@ -70,6 +70,18 @@ pub struct Message {
     pub traced: bool,
     /// Set when the message was dead-lettered: the attributes EventBridge/SNS add.
     pub dlq_attributes: Option<Box<BTreeMap<&'static str, String>>>,
+    /// For an event as its producer wrote it: which of the producer's events it is (its
+    /// body can be written again from that, identically; archives keep only this).
+    pub origin: Option<Origin>,
+}
+
+/// Which of its producer's events a message is (see [`super::produce::prepare`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Origin {
+    /// The producer's sequence number.
+    pub seq: u64,
+    /// When it was due (simulated ns, fractional).
+    pub time: f64,
 }
 
 impl Message {
@@ -86,6 +98,7 @@ impl Message {
             dedup_id: None,
             traced: self.traced,
             dlq_attributes: None,
+            origin: None,
         }
     }
 }
@@ -411,7 +424,7 @@ struct Prefetch {
 /// core idles while the engine waits). The engine takes the chunks in order as they
 /// are done ([`Ready`]); it never waits for more than the chunk it needs next.
 struct SharedBatch {
-    job: PrepareJob,
+    job: Arc<PrepareJob>,
     due: Vec<(u64, f64)>,
     /// The next chunk nobody has claimed.
     next: std::sync::atomic::AtomicUsize,
@@ -425,7 +438,7 @@ struct SharedBatch {
 const CHUNK: usize = 128;
 
 impl SharedBatch {
-    fn new(job: PrepareJob, due: Vec<(u64, f64)>) -> SharedBatch {
+    fn new(job: Arc<PrepareJob>, due: Vec<(u64, f64)>) -> SharedBatch {
         let chunks = due.len().div_ceil(CHUNK);
         SharedBatch {
             job,
@@ -499,16 +512,18 @@ impl SharedBatch {
 /// prepared, taken chunk by chunk (never copied into one list).
 #[derive(Default)]
 struct Ready {
-    /// Chunks with events left, in time order.
-    chunks: VecDeque<std::vec::IntoIter<Prepared>>,
+    /// Chunks with events left, in time order, with the job that prepared them.
+    chunks: VecDeque<(Arc<PrepareJob>, std::vec::IntoIter<Prepared>)>,
     /// A batch whose chunks come after `chunks`, and the next of its chunks to take.
     stream: Option<(Arc<SharedBatch>, usize)>,
+    /// The job that prepared the event taken last (it can prepare it again).
+    last_job: Option<Arc<PrepareJob>>,
 }
 
 impl Ready {
     /// The (time, sequence number) of the next event.
     fn front(&self) -> Option<(f64, u64)> {
-        if let Some(p) = self.chunks.front().and_then(|c| c.as_slice().first()) {
+        if let Some(p) = self.chunks.front().and_then(|(_, c)| c.as_slice().first()) {
             return Some((p.time, p.seq));
         }
         let (batch, c) = self.stream.as_ref()?;
@@ -523,14 +538,18 @@ impl Ready {
                 return None;
             }
             let chunk = batch.take_chunk(*c);
+            let job = batch.job.clone();
             *c += 1;
             if *c >= batch.chunks() {
                 self.stream = None;
             }
-            self.push(chunk);
+            self.push(job, chunk);
         }
-        let chunk = self.chunks.front_mut()?;
+        let (job, chunk) = self.chunks.front_mut()?;
         let next = chunk.next();
+        if !self.last_job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)) {
+            self.last_job = Some(job.clone());
+        }
         if chunk.len() == 0 {
             self.chunks.pop_front();
         }
@@ -544,11 +563,12 @@ impl Ready {
     fn clear(&mut self) {
         self.chunks.clear();
         self.stream = None;
+        self.last_job = None;
     }
 
-    fn push(&mut self, chunk: Vec<Prepared>) {
+    fn push(&mut self, job: Arc<PrepareJob>, chunk: Vec<Prepared>) {
         if !chunk.is_empty() {
-            self.chunks.push_back(chunk.into_iter());
+            self.chunks.push_back((job, chunk.into_iter()));
         }
     }
 
@@ -618,7 +638,7 @@ struct ConsumerRt {
 
 struct ArchiveRt {
     cfg: Arc<CompiledArchive>,
-    events: super::archive::ArchivedEvents,
+    events: super::archive::ArchivedEvents<PrepareJob>,
 }
 
 enum NodeRt {
@@ -1398,6 +1418,10 @@ impl Engine {
             dedup_id: prepared.dedup_id,
             traced: self.tracer.wants(root),
             dlq_attributes: None,
+            origin: Some(Origin {
+                seq: prepared.seq,
+                time: prepared.time,
+            }),
         };
         self.ledger.created += 1;
         self.tracer.hop(&msg, self.now, id, HopKind::Produced);
@@ -1436,6 +1460,14 @@ impl Engine {
             return;
         };
         let rate = p.rate * p.burst;
+        // What prepares this producer's events now (and again, for an archive's replay).
+        let job = Arc::new(PrepareJob {
+            producer: p.cfg.clone(),
+            compiled,
+            stream: p.stream,
+            epoch_ms,
+            tracked,
+        });
         // The batch prepared in the background, if it starts where the producer is: its
         // chunks are taken as they get done.
         let prepared = match p.prefetch.take() {
@@ -1447,16 +1479,9 @@ impl Engine {
             }
             _ => {
                 let due = p.take_due(horizon as f64, FILL_BATCH, rate);
-                let job = PrepareJob {
-                    producer: p.cfg.clone(),
-                    compiled: compiled.clone(),
-                    stream: p.stream,
-                    epoch_ms,
-                    tracked: tracked.clone(),
-                };
                 let chunk = job.run(&due, true);
                 let len = chunk.len();
-                p.ready.push(chunk);
+                p.ready.push(job.clone(), chunk);
                 len
             }
         };
@@ -1473,13 +1498,6 @@ impl Engine {
         let after = (p.sent, p.next_at);
         (p.sent, p.next_at) = (saved_sent, saved_next);
         if !due.is_empty() {
-            let job = PrepareJob {
-                producer: p.cfg.clone(),
-                compiled,
-                stream: p.stream,
-                epoch_ms,
-                tracked,
-            };
             let batch = Arc::new(SharedBatch::new(job, due));
             for _ in 0..preparers().current_num_threads() {
                 let batch = batch.clone();
@@ -1586,7 +1604,17 @@ impl Engine {
         let letter = self.letters.remove(key);
         self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
-        self.archive(bus, &msg);
+        if matches!(&self.nodes[bus], NodeRt::Bus(b) if !b.archives.is_empty()) {
+            // A producer's own event, put just now: what prepared it can write it again.
+            let recipe = match (&routes, letter.via, msg.origin) {
+                (Some(_), Via::Producer(p), Some(origin)) => match &self.nodes[p] {
+                    NodeRt::Producer(rt) => rt.ready.last_job.clone().map(|job| (job, origin)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            self.archive(bus, &msg, recipe);
+        }
         let routes = self.route_on_bus(bus, &msg, &cfg, &edges, routes);
         self.retire(msg);
         if let Some(routes) = routes {
@@ -1726,12 +1754,23 @@ impl Engine {
         }
     }
 
-    fn archive(&mut self, bus: NodeId, msg: &Arc<Message>) {
-        let NodeRt::Bus(b) = &self.nodes[bus] else {
-            return;
+    /// Keeps `msg` in the bus's archives: as `recipe` (what prepared it, and which of
+    /// the producer's events it is) when given, else as text.
+    fn archive(
+        &mut self,
+        bus: NodeId,
+        msg: &Arc<Message>,
+        recipe: Option<(Arc<PrepareJob>, Origin)>,
+    ) {
+        let count = match &self.nodes[bus] {
+            NodeRt::Bus(b) => b.archives.len(),
+            _ => 0,
         };
-        let archives = b.archives.clone();
-        for a in archives {
+        for i in 0..count {
+            let NodeRt::Bus(b) = &self.nodes[bus] else {
+                return;
+            };
+            let a = b.archives[i];
             let NodeRt::Archive(rt) = &mut self.nodes[a] else {
                 continue;
             };
@@ -1747,7 +1786,17 @@ impl Engine {
             if !keep {
                 continue;
             }
-            rt.events.push(self.now, msg.root, msg.traced, &msg.body);
+            match &recipe {
+                Some((job, origin)) => rt.events.push_recipe(
+                    self.now,
+                    msg.root,
+                    msg.traced,
+                    job.clone(),
+                    origin.seq,
+                    origin.time,
+                ),
+                None => rt.events.push(self.now, msg.root, msg.traced, &msg.body),
+            }
             let mut evicted = 0;
             while rt.events.len() as u64 > rt.cfg.max_events
                 || rt.cfg.retention.is_some_and(|r| {
@@ -2610,7 +2659,13 @@ impl Engine {
         };
         let bus = a.cfg.bus;
         let name = a.cfg.info.name.clone();
-        for archived in a.events.window(from, to) {
+        let events = a.events.window(from, to, |job, seq, time| {
+            job.run(&[(seq, time)], false)
+                .pop()
+                .map(|p| p.body)
+                .unwrap_or_default()
+        });
+        for archived in events {
             let body = match archived.body.strip_prefix('{') {
                 Some(rest) => format!("{{\"replay-name\":{},{rest}", json_string(&name)),
                 None => archived.body,
@@ -2627,6 +2682,7 @@ impl Engine {
                 dedup_id: None,
                 traced: archived.traced,
                 dlq_attributes: None,
+                origin: None,
             });
             let edge = self.edge(archive, bus, "replay".into());
             self.edges[edge as usize].sent += 1;
@@ -2754,6 +2810,7 @@ impl Engine {
             dedup_id: None,
             traced: self.tracer.wants(root),
             dlq_attributes: None,
+            origin: None,
         };
         self.ledger.created += 1;
         let key = self.letters.insert(Letter {
@@ -2952,6 +3009,46 @@ fn empty_compiled() -> Compiled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An archive keeps a producer's events as what prepared them; writing them again
+    /// gives exactly the bodies that were delivered.
+    #[test]
+    fn archived_events_are_written_again_identically() {
+        let design = serde_json::json!({"eventyard": 1, "nodes": {
+            "p": {"kind": "producer", "to": "bus", "rate": 50, "arrivals": "poisson", "events": [
+                {"source": "s", "detail_type": {"$choice": ["A", "B"]}, "detail": {
+                    "n": {"$int": [1, 9]}, "id": "${uuid}", "at": "${now}", "x": {"$float": [0, 1]},
+                    "items": {"$array": {"min": 0, "max": 3, "item": {"k": "${hex:6}"}}}}}
+            ]},
+            "bus": {"kind": "bus", "rules": {"all": {"pattern": {"source": ["s"]}, "targets": [{"to": "q"}]}}},
+            "q": {"kind": "queue"},
+            "a": {"kind": "archive", "bus": "bus", "max_events": 400}
+        }});
+        let topology =
+            crate::model::Topology::from_json(&design.to_string()).expect("design loads");
+        let compiled = crate::model::compile(&topology, None).unwrap_or_else(|p| panic!("{p:?}"));
+        let mut engine = Engine::new(Arc::new(compiled), EngineOptions::default());
+        engine.run_until(20_000_000_000);
+        let delivered: HashMap<u64, String> = engine
+            .letters
+            .iter()
+            .map(|(_, l)| (l.msg.root, l.msg.body.clone()))
+            .collect();
+        let a = engine.compiled.node_id("a").expect("archive");
+        let NodeRt::Archive(rt) = &engine.nodes[a] else {
+            panic!("a is an archive");
+        };
+        let archived = rt.events.window(0, SimTime::MAX, |job, seq, time| {
+            job.run(&[(seq, time)], false)
+                .pop()
+                .map(|p| p.body)
+                .unwrap_or_default()
+        });
+        assert_eq!(archived.len(), 400, "the archive is full");
+        for event in &archived {
+            assert_eq!(Some(&event.body), delivered.get(&event.root));
+        }
+    }
 
     /// The timer queue pops in (time, scheduling order) order, like a binary heap of
     /// timers, under any mix of pushes and pops, and gives back every timer it holds.

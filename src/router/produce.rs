@@ -498,7 +498,10 @@ fn route_with<'b>(
                     });
                     // A fused producer event is well-formed JSON, so what the transformer
                     // writes is too, and the topic's policies may take its values.
-                    let fusing = target.fused_filter.as_deref().filter(|_| known.values.is_some());
+                    let fusing = target
+                        .fused_filter
+                        .as_deref()
+                        .filter(|_| known.values.is_some());
                     let rendered = match fusing {
                         Some(fused) => SLOTS.with(|cell| {
                             let mut taken = cell.try_borrow_mut().ok();
@@ -507,7 +510,8 @@ fn route_with<'b>(
                             slots.clear();
                             let rendered = input.render_recording(top, &reserved, Some(slots));
                             if let Ok(text) = &rendered {
-                                written_filter = filter_of_written(nodes, target.to, fused, text, slots);
+                                written_filter =
+                                    filter_of_written(nodes, target.to, fused, text, slots);
                             }
                             rendered
                         }),
@@ -952,7 +956,11 @@ mod tests {
         let CompiledNode::Bus(bus) = node(&c, "bus") else {
             panic!("bus is a bus");
         };
-        let rule = bus.rules.iter().find(|r| r.name == "to-topics").expect("rule");
+        let rule = bus
+            .rules
+            .iter()
+            .find(|r| r.name == "to-topics")
+            .expect("rule");
         assert!(rule.targets[0].fused_filter.is_some());
         assert!(rule.targets[1].fused_filter.is_none());
         let (mut fused_templates, mut routes_seen) = (0, 0);
