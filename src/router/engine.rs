@@ -21,7 +21,7 @@ use rand_pcg::Pcg64Mcg;
 use slab::Slab;
 
 use super::metrics::{EdgeCounters, Ledger, NodeMetrics};
-use super::produce::{Prepared, Route, RouteBody};
+use super::produce::{Prepared, RouteBody, Routes};
 use super::trace::{Hop, HopKind, TraceOptions, Tracer};
 use crate::model::compile::{
     CompiledArchive, CompiledConsumer, CompiledProducer, CompiledQueue, CompiledTopic,
@@ -776,7 +776,7 @@ pub struct Engine {
     producers: Vec<NodeId>,
     /// Finished bodies and route lists, to be handed back for reuse.
     spare_bodies: Vec<String>,
-    spare_routes: Vec<Vec<Route>>,
+    spare_routes: Vec<Routes>,
     /// [`Engine::next_producer`]'s answer until a producer changes (`None`: unknown).
     next_producer_cache: std::cell::Cell<Option<Option<(SimTime, NodeId)>>>,
     roots: u64,
@@ -1565,9 +1565,11 @@ impl Engine {
     }
 
     /// Lets go of a route list (emptied), for reuse.
-    fn retire_routes(&mut self, routes: Vec<Route>) {
-        self.spare_routes.push(routes);
-        self.give_back_spares();
+    fn retire_routes(&mut self, routes: Routes) {
+        if routes.spilled() {
+            self.spare_routes.push(routes);
+            self.give_back_spares();
+        }
     }
 
     /// Hands the collected buffers back once there are enough of them.
@@ -1585,7 +1587,7 @@ impl Engine {
             .hop(&letter.msg, self.now, at, HopKind::Dropped(reason));
     }
 
-    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<Vec<Route>>) {
+    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<Routes>) {
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
         };
@@ -1631,8 +1633,8 @@ impl Engine {
         msg: &Arc<Message>,
         cfg: &Arc<CompiledBus>,
         edges: &Arc<Vec<Vec<u32>>>,
-        routes: Option<Vec<Route>>,
-    ) -> Option<Vec<Route>> {
+        routes: Option<Routes>,
+    ) -> Option<Routes> {
         let routes = match routes {
             Some(routes) => Some(routes),
             None => {

@@ -41,8 +41,15 @@ pub struct Prepared {
     pub tracked_type: u32,
     /// For bus targets: the matched rules' deliveries, in rule then target order
     /// (`None` when the producer does not send to a bus or the body is malformed).
-    pub routes: Option<Vec<Route>>,
+    pub routes: Option<Routes>,
 }
+
+/// The deliveries of one event: a few inline (next to the event itself, so the engine
+/// reads them with it), more on the heap.
+pub type Routes = smallvec::SmallVec<[Route; INLINE_ROUTES]>;
+
+/// How many routes [`Routes`] holds without allocating.
+pub const INLINE_ROUTES: usize = 4;
 
 /// One delivery a matched rule makes.
 #[derive(Debug)]
@@ -426,7 +433,7 @@ pub fn route(
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
-) -> Option<Vec<Route>> {
+) -> Option<Routes> {
     route_with(
         bus,
         nodes,
@@ -459,7 +466,7 @@ fn route_with<'b>(
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
-) -> Option<Vec<Route>> {
+) -> Option<Routes> {
     ids.clear();
     match known.values {
         Some(values) => bus.matcher.matches_values(values, scratch, ids),

@@ -1,7 +1,7 @@
 //! Buffers handed back from the engine to the threads that prepare events.
 //!
-//! Every prepared event needs a body and a route list, allocated on a preparing thread
-//! and done with on the engine's thread. Freeing memory that another thread allocated
+//! Every prepared event needs a body, and some a route list longer than fits inline,
+//! allocated on a preparing thread and done with on the engine's thread. Freeing memory that another thread allocated
 //! is the costly path of any allocator, and allocating is not free either: instead the
 //! engine gives finished buffers back ([`give_back`]) and preparing threads take them
 //! again ([`body`], [`routes`]), in batches through one lock. The pools are bounded:
@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use super::produce::Route;
+use super::produce::{INLINE_ROUTES, Routes};
 
 /// Capacity of a fresh event body (most events fit; bigger ones grow once).
 pub const BODY_CAPACITY: usize = 512;
@@ -24,11 +24,11 @@ const TAKE: usize = 256;
 
 /// Finished bodies and route lists, emptied, waiting for a preparing thread.
 static BODIES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static ROUTES: Mutex<Vec<Vec<Route>>> = Mutex::new(Vec::new());
+static ROUTES: Mutex<Vec<Routes>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// This thread's share of the pools.
-    static LOCAL: RefCell<(Vec<String>, Vec<Vec<Route>>)> =
+    static LOCAL: RefCell<(Vec<String>, Vec<Routes>)> =
         const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -37,8 +37,12 @@ pub fn body() -> String {
     take(|local| &mut local.0, &BODIES).unwrap_or_else(|| String::with_capacity(BODY_CAPACITY))
 }
 
-/// An empty route list with room for `n` routes: a reused one when there is one.
-pub fn routes(n: usize) -> Vec<Route> {
+/// An empty route list with room for `n` routes: inline when they fit, else a reused
+/// one when there is one.
+pub fn routes(n: usize) -> Routes {
+    if n <= INLINE_ROUTES {
+        return Routes::new();
+    }
     let mut list = take(|local| &mut local.1, &ROUTES).unwrap_or_default();
     list.reserve(n);
     list
@@ -50,7 +54,7 @@ pub fn keeps(body: &String) -> bool {
 }
 
 /// Gives finished buffers back (emptied here); leaves `bodies` and `routes` empty.
-pub fn give_back(bodies: &mut Vec<String>, routes: &mut Vec<Vec<Route>>) {
+pub fn give_back(bodies: &mut Vec<String>, routes: &mut Vec<Routes>) {
     for body in bodies.iter_mut() {
         body.clear();
     }
@@ -62,7 +66,7 @@ pub fn give_back(bodies: &mut Vec<String>, routes: &mut Vec<Vec<Route>>) {
 }
 
 fn take<T>(
-    local: impl Fn(&mut (Vec<String>, Vec<Vec<Route>>)) -> &mut Vec<T>,
+    local: impl Fn(&mut (Vec<String>, Vec<Routes>)) -> &mut Vec<T>,
     pool: &Mutex<Vec<T>>,
 ) -> Option<T> {
     LOCAL
@@ -99,7 +103,7 @@ mod tests {
     fn buffers_come_back_empty_with_their_room() {
         let mut bodies = vec![String::with_capacity(BODY_CAPACITY * 2)];
         bodies[0].push_str("{\"old\":1}");
-        let mut lists = vec![Vec::with_capacity(7)];
+        let mut lists = vec![Routes::with_capacity(7)];
         assert!(keeps(&bodies[0]));
         assert!(!keeps(&String::with_capacity(10)));
         give_back(&mut bodies, &mut lists);
@@ -111,6 +115,8 @@ mod tests {
                 assert!(b.is_empty() && b.capacity() >= BODY_CAPACITY);
                 let r = routes(3);
                 assert!(r.is_empty() && r.capacity() >= 3);
+                let r = routes(INLINE_ROUTES + 3);
+                assert!(r.is_empty() && r.capacity() >= INLINE_ROUTES + 3);
             }
         })
         .join()
