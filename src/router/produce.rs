@@ -486,7 +486,7 @@ fn route_with<'b>(
             let mut written_filter = None;
             let body = match &*target.input {
                 TargetInput::WholeEvent => RouteBody::Event,
-                TargetInput::Constant(c) => RouteBody::Text(c.clone()),
+                TargetInput::Constant(c) => RouteBody::Text(pooled(c)),
                 input => {
                     let reserved = Reserved {
                         rule_arn: &rule.arn,
@@ -531,7 +531,9 @@ fn route_with<'b>(
                         {
                             RouteBody::Event
                         }
-                        Ok(text) => RouteBody::Text(text.into_owned()),
+                        // In a reusable buffer: the engine gives it back when done, instead
+                        // of freeing another thread's memory.
+                        Ok(text) => RouteBody::Text(pooled(&text)),
                         Err(_) => RouteBody::Nothing,
                     }
                 }
@@ -552,6 +554,13 @@ fn route_with<'b>(
         }
     }
     Some(routes)
+}
+
+/// `text` in a body buffer from [`super::recycle`].
+fn pooled(text: &str) -> String {
+    let mut body = super::recycle::body();
+    body.push_str(text);
+    body
 }
 
 /// Which of topic `to`'s subscriptions pass `message` (see [`Route::filter`]); `None`
