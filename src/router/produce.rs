@@ -185,7 +185,8 @@ fn prepare_with(
         let mut own = Vec::new();
         let marks = taken.as_deref_mut().unwrap_or(&mut own);
         marks.clear();
-        let (mut out, known, fused) = prepare_body(src, seq, time, clock, &mut members, marks);
+        let mut out = empty_prepared(seq, time);
+        let (known, fused) = prepare_body(src, seq, time, clock, &mut members, marks, &mut out);
         if let Some(bus) = src.bus {
             let fused = fused.filter(|_| known);
             let values = fused.and_then(|f| written_values(&out.body, f, &members, marks));
@@ -198,7 +199,12 @@ fn prepare_with(
                 values: values.as_ref().map(WrittenValues::as_slice),
                 written,
             };
-            out.routes = route_with(bus, src.nodes, &out.body, known, &clock.1, scratch, ids);
+            // Written in place: a route list is large to move.
+            let body = &out.body;
+            let routes = out.routes.insert(Routes::new());
+            if !route_into(bus, src.nodes, body, known, &clock.1, scratch, ids, routes) {
+                out.routes = None;
+            }
         }
         out
     })
@@ -268,23 +274,14 @@ fn prepare_body<'s>(
     clock: &mut (u64, String),
     members: &mut EnvelopeMembers,
     marks: &mut Vec<Mark>,
-) -> (Prepared, bool, Option<&'s FusedEvent>) {
+    out: &mut Prepared,
+) -> (bool, Option<&'s FusedEvent>) {
     let mut rng = rng_for(src.stream, seq, 0);
     let now_ms = src.epoch_ms + (time as u64) / 1_000_000;
     time_text(now_ms / 1000, clock);
     let now_text = clock.1.as_str();
     let p = src.producer;
     let to_bus = src.bus.is_some();
-    let mut out = Prepared {
-        time,
-        seq,
-        body: super::recycle::body(),
-        attributes: None,
-        group_id: None,
-        dedup_id: None,
-        tracked_type: u32::MAX,
-        routes: None,
-    };
     let mut members_known = false;
     let mut fused = None;
     if let Some(lines) = &p.replay {
@@ -299,7 +296,7 @@ fn prepare_body<'s>(
     } else if let Some(total) = p.mix.last().map(|(w, _)| *w) {
         let pick = rng.random::<f64>() * total;
         let Some((_, event)) = p.mix.iter().find(|(w, _)| pick < *w).or(p.mix.last()) else {
-            return (out, false, None);
+            return (false, None);
         };
         let ctx = RenderContext {
             seq,
@@ -404,7 +401,21 @@ fn prepare_body<'s>(
         out.group_id = string_of(&event.group_id);
         out.dedup_id = string_of(&event.dedup_id);
     }
-    (out, members_known, fused)
+    (members_known, fused)
+}
+
+/// An empty prepared event (its body a reusable buffer).
+fn empty_prepared(seq: u64, time: f64) -> Prepared {
+    Prepared {
+        time,
+        seq,
+        body: super::recycle::body(),
+        attributes: None,
+        group_id: None,
+        dedup_id: None,
+        tracked_type: u32::MAX,
+        routes: None,
+    }
 }
 
 /// Top-level members of the envelope [`prepare`] writes for a bus.
@@ -434,7 +445,8 @@ pub fn route(
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
 ) -> Option<Routes> {
-    route_with(
+    let mut routes = Routes::new();
+    route_into(
         bus,
         nodes,
         body,
@@ -442,7 +454,9 @@ pub fn route(
         ingestion_time,
         scratch,
         ids,
+        &mut routes,
     )
+    .then_some(routes)
 }
 
 /// [`route`], with the event's top-level members when the caller wrote the event and
@@ -458,7 +472,12 @@ struct Known<'b> {
     written: Option<Written<'b>>,
 }
 
-fn route_with<'b>(
+/// Writes the deliveries into `routes` (empty); false when the event is malformed.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the per-event working buffers are passed in, not allocated"
+)]
+fn route_into<'b>(
     bus: &CompiledBus,
     nodes: &[CompiledNode],
     body: &'b str,
@@ -466,19 +485,27 @@ fn route_with<'b>(
     ingestion_time: &str,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
-) -> Option<Routes> {
+    routes: &mut Routes,
+) -> bool {
     ids.clear();
     match known.values {
         Some(values) => bus.matcher.matches_values(values, scratch, ids),
-        None => bus
-            .matcher
-            .matches_with(body.as_bytes(), scratch, ids)
-            .ok()?,
+        None => {
+            if bus
+                .matcher
+                .matches_with(body.as_bytes(), scratch, ids)
+                .is_err()
+            {
+                return false;
+            }
+        }
     }
     // Rule order (ids are in match order); sorted in place, no allocation.
     ids.sort_unstable_by_key(|&id| bus.rule_index(id));
     let body_text = body;
-    let mut routes = super::recycle::routes(ids.len());
+    if ids.len() > routes.inline_size() {
+        *routes = super::recycle::routes(ids.len());
+    }
     let mut top: Option<TopLevel<'_>> = None;
     for r in ids.iter().map(|&id| bus.rule_index(id)) {
         let rule = &bus.rules[r];
@@ -553,7 +580,7 @@ fn route_with<'b>(
             });
         }
     }
-    Some(routes)
+    true
 }
 
 /// `text` in a body buffer from [`super::recycle`].
@@ -777,8 +804,16 @@ mod tests {
                 let time = seq as f64 * 7.3e8;
                 let mut clock = (u64::MAX, String::new());
                 let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
-                let (prepared, known, _) =
-                    prepare_body(&src, seq, time, &mut clock, &mut members, &mut Vec::new());
+                let mut prepared = empty_prepared(seq, time);
+                let (known, _) = prepare_body(
+                    &src,
+                    seq,
+                    time,
+                    &mut clock,
+                    &mut members,
+                    &mut Vec::new(),
+                    &mut prepared,
+                );
                 assert!(known, "the envelope's members are known");
                 // Fused events find envelope values by these indexes.
                 let keys: Vec<&str> = members.iter().map(|m| m.0).collect();
@@ -822,8 +857,16 @@ mod tests {
             };
             let mut members = [("", 0, 0); ENVELOPE_MEMBERS];
             let mut clock = (u64::MAX, String::new());
-            let (_, known, _) =
-                prepare_body(&src, 1, 0.0, &mut clock, &mut members, &mut Vec::new());
+            let mut prepared = empty_prepared(1, 0.0);
+            let (known, _) = prepare_body(
+                &src,
+                1,
+                0.0,
+                &mut clock,
+                &mut members,
+                &mut Vec::new(),
+                &mut prepared,
+            );
             assert!(!known, "{region}");
         }
     }
