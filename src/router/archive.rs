@@ -18,7 +18,7 @@ const BLOCK: usize = 64 * 1024;
 
 /// One archived event.
 #[derive(Debug)]
-struct Entry<R> {
+struct Entry {
     /// When it was archived.
     at: SimTime,
     /// The produced event it descends from.
@@ -28,17 +28,17 @@ struct Entry<R> {
     /// The number of the block its text is in, or (for a recipe) of the block texts
     /// were going to when it came: later texts are in this block or after.
     block: u64,
-    body: Stored<R>,
+    body: Stored,
 }
 
 /// Where an archived event's body is.
 #[derive(Debug)]
-enum Stored<R> {
+enum Stored {
     /// In the entry's block: start and length.
     Text { start: usize, len: usize },
-    /// Written again on demand: by this recipe, as its producer's event `seq` due at
-    /// `time`.
-    Recipe { recipe: Arc<R>, seq: u64, time: f64 },
+    /// Written again on demand: by recipe number `recipe` (in
+    /// [`ArchivedEvents::recipes`]), as its producer's event `seq` due at `time`.
+    Recipe { recipe: u32, seq: u64, time: f64 },
 }
 
 /// An archived event handed out for replay.
@@ -55,13 +55,17 @@ pub struct Archived {
 /// The events an archive keeps, oldest first; `R` writes a producer's event again.
 #[derive(Debug)]
 pub struct ArchivedEvents<R> {
-    entries: VecDeque<Entry<R>>,
+    entries: VecDeque<Entry>,
     /// Blocks in use, oldest first; the last one is being filled.
     blocks: VecDeque<Vec<u8>>,
     /// Number of the first block in `blocks`.
     first_block: u64,
     /// An emptied block kept for reuse.
     spare: Option<Vec<u8>>,
+    /// The recipes kept events refer to, with how many do (`None`: a free slot). A
+    /// handful at most (one per producer and configuration), so keeping an event costs
+    /// no reference counting.
+    recipes: Vec<Option<(Arc<R>, u32)>>,
 }
 
 impl<R> Default for ArchivedEvents<R> {
@@ -71,6 +75,7 @@ impl<R> Default for ArchivedEvents<R> {
             blocks: VecDeque::new(),
             first_block: 0,
             spare: None,
+            recipes: Vec::new(),
         }
     }
 }
@@ -82,10 +87,30 @@ impl<R> ArchivedEvents<R> {
         at: SimTime,
         root: u64,
         traced: bool,
-        recipe: Arc<R>,
+        recipe: &Arc<R>,
         seq: u64,
         time: f64,
     ) {
+        let found = self.recipes.iter().position(|r| {
+            r.as_ref()
+                .is_some_and(|(known, _)| Arc::ptr_eq(known, recipe))
+        });
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let free = self.recipes.iter().position(Option::is_none);
+                let i = free.unwrap_or(self.recipes.len());
+                if i == self.recipes.len() {
+                    self.recipes.push(None);
+                }
+                self.recipes[i] = Some((recipe.clone(), 0));
+                i
+            }
+        };
+        if let Some((_, count)) = &mut self.recipes[index] {
+            *count += 1;
+        }
+        let recipe = index as u32;
         let block = self.first_block + self.blocks.len().saturating_sub(1) as u64;
         self.entries.push_back(Entry {
             at,
@@ -140,8 +165,17 @@ impl<R> ArchivedEvents<R> {
 
     /// Forgets the oldest event; false when there is none.
     pub fn evict_oldest(&mut self) -> bool {
-        if self.entries.pop_front().is_none() {
+        let Some(oldest) = self.entries.pop_front() else {
             return false;
+        };
+        if let Stored::Recipe { recipe, .. } = oldest.body
+            && let Some(slot) = self.recipes.get_mut(recipe as usize)
+            && let Some((_, count)) = slot
+        {
+            *count -= 1;
+            if *count == 0 {
+                *slot = None;
+            }
         }
         // Blocks before the oldest event's (all of them when none is left but the one
         // being filled) hold no kept text.
@@ -187,7 +221,12 @@ impl<R> ArchivedEvents<R> {
                             .unwrap_or_default();
                         String::from_utf8_lossy(bytes).into_owned()
                     }
-                    Stored::Recipe { recipe, seq, time } => write(recipe, *seq, *time),
+                    Stored::Recipe { recipe, seq, time } => {
+                        match self.recipes.get(*recipe as usize) {
+                            Some(Some((recipe, _))) => write(recipe, *seq, *time),
+                            _ => String::new(),
+                        }
+                    }
                 },
             })
             .collect()
@@ -289,7 +328,7 @@ mod tests {
                 events.push(i, i, false, &body);
                 expected.push_back(body);
             } else {
-                events.push_recipe(i, i, i % 2 == 0, recipe.clone(), i, i as f64);
+                events.push_recipe(i, i, i % 2 == 0, &recipe, i, i as f64);
                 expected.push_back(format!("event-{i}"));
             }
             while events.len() > 300 {
@@ -307,5 +346,13 @@ mod tests {
             1,
             "evicted recipes are let go of"
         );
+        // Two recipes in turn share two slots.
+        let other = Arc::new("other-".to_string());
+        for i in 0..10 {
+            let which = if i % 2 == 0 { &recipe } else { &other };
+            events.push_recipe(i, i, false, which, i, 0.0);
+        }
+        assert_eq!(events.recipes.len(), 2);
+        assert_eq!(bodies(&events, 0, 1), ["event-0", "other-1"]);
     }
 }

@@ -581,6 +581,9 @@ impl Ready {
 struct ProducerRt {
     /// A batch being prepared in the background.
     prefetch: Option<Prefetch>,
+    /// What prepared the latest batch, kept while it would be made the same (so that
+    /// archives see few distinct ones).
+    job: Option<Arc<PrepareJob>>,
     cfg: Arc<CompiledProducer>,
     /// When the next event not yet prepared is due.
     next_at: f64,
@@ -1213,6 +1216,7 @@ impl Engine {
             (CompiledNode::Producer(p), prior) => {
                 let mut rt = ProducerRt {
                     prefetch: None,
+                    job: None,
                     ready: Ready::default(),
                     stream: super::produce::stream_of(self.seed, &p.info.name),
                     cfg: p.clone(),
@@ -1461,13 +1465,27 @@ impl Engine {
         };
         let rate = p.rate * p.burst;
         // What prepares this producer's events now (and again, for an archive's replay).
-        let job = Arc::new(PrepareJob {
-            producer: p.cfg.clone(),
-            compiled,
-            stream: p.stream,
-            epoch_ms,
-            tracked,
-        });
+        let same = |j: &PrepareJob| {
+            Arc::ptr_eq(&j.producer, &p.cfg)
+                && Arc::ptr_eq(&j.compiled, &compiled)
+                && Arc::ptr_eq(&j.tracked, &tracked)
+                && j.stream == p.stream
+                && j.epoch_ms == epoch_ms
+        };
+        let job = match &p.job {
+            Some(job) if same(job) => job.clone(),
+            _ => {
+                let job = Arc::new(PrepareJob {
+                    producer: p.cfg.clone(),
+                    compiled,
+                    stream: p.stream,
+                    epoch_ms,
+                    tracked,
+                });
+                p.job = Some(job.clone());
+                job
+            }
+        };
         // The batch prepared in the background, if it starts where the producer is: its
         // chunks are taken as they get done.
         let prepared = match p.prefetch.take() {
@@ -1555,6 +1573,11 @@ impl Engine {
     /// Lets go of a message; when it was the last copy, its body goes back to the
     /// preparing threads for reuse (see [`super::recycle`]).
     fn retire(&mut self, msg: Arc<Message>) {
+        // Messages are shared on this thread only: a count above one stays above one
+        // (dropping is then one atomic operation instead of a failed exchange and a drop).
+        if Arc::strong_count(&msg) > 1 {
+            return;
+        }
         let Ok(msg) = Arc::try_unwrap(msg) else {
             return;
         };
@@ -1609,10 +1632,7 @@ impl Engine {
         if matches!(&self.nodes[bus], NodeRt::Bus(b) if !b.archives.is_empty()) {
             // A producer's own event, put just now: what prepared it can write it again.
             let recipe = match (&routes, letter.via, msg.origin) {
-                (Some(_), Via::Producer(p), Some(origin)) => match &self.nodes[p] {
-                    NodeRt::Producer(rt) => rt.ready.last_job.clone().map(|job| (job, origin)),
-                    _ => None,
-                },
+                (Some(_), Via::Producer(p), Some(origin)) => Some((p, origin)),
                 _ => None,
             };
             self.archive(bus, &msg, recipe);
@@ -1756,14 +1776,9 @@ impl Engine {
         }
     }
 
-    /// Keeps `msg` in the bus's archives: as `recipe` (what prepared it, and which of
-    /// the producer's events it is) when given, else as text.
-    fn archive(
-        &mut self,
-        bus: NodeId,
-        msg: &Arc<Message>,
-        recipe: Option<(Arc<PrepareJob>, Origin)>,
-    ) {
+    /// Keeps `msg` in the bus's archives: as its recipe when `recipe` names the
+    /// producer that just prepared it (and which of its events it is), else as text.
+    fn archive(&mut self, bus: NodeId, msg: &Arc<Message>, recipe: Option<(NodeId, Origin)>) {
         let count = match &self.nodes[bus] {
             NodeRt::Bus(b) => b.archives.len(),
             _ => 0,
@@ -1773,8 +1788,19 @@ impl Engine {
                 return;
             };
             let a = b.archives[i];
-            let NodeRt::Archive(rt) = &mut self.nodes[a] else {
+            let (producer, archive) = match recipe {
+                Some((p, _)) => match self.nodes.get_disjoint_mut([p, a]) {
+                    Ok([producer, archive]) => (Some(&*producer), archive),
+                    Err(_) => continue,
+                },
+                None => (None, &mut self.nodes[a]),
+            };
+            let NodeRt::Archive(rt) = archive else {
                 continue;
+            };
+            let job = match producer {
+                Some(NodeRt::Producer(p)) => p.ready.last_job.as_ref(),
+                _ => None,
             };
             let keep = match &rt.cfg.pattern {
                 Some(m) => {
@@ -1788,16 +1814,16 @@ impl Engine {
             if !keep {
                 continue;
             }
-            match &recipe {
-                Some((job, origin)) => rt.events.push_recipe(
+            match (job, recipe) {
+                (Some(job), Some((_, origin))) => rt.events.push_recipe(
                     self.now,
                     msg.root,
                     msg.traced,
-                    job.clone(),
+                    job,
                     origin.seq,
                     origin.time,
                 ),
-                None => rt.events.push(self.now, msg.root, msg.traced, &msg.body),
+                _ => rt.events.push(self.now, msg.root, msg.traced, &msg.body),
             }
             let mut evicted = 0;
             while rt.events.len() as u64 > rt.cfg.max_events
