@@ -18,7 +18,7 @@ pub const BODY_CAPACITY: usize = 512;
 /// its memory).
 const MAX_KEPT_BODY: usize = 16 * 1024;
 /// Most buffers of each kind kept in the shared pools.
-const POOL_LIMIT: usize = 8192;
+const POOL_LIMIT: usize = 32 * 1024;
 /// How many buffers a preparing thread takes from a pool at once.
 const TAKE: usize = 256;
 
