@@ -933,6 +933,7 @@ impl Engine {
 
     /// The producer whose next event is due first, with that time; remembered until a
     /// producer changes ([`Engine::producers_changed`]).
+    #[inline]
     fn next_producer(&self) -> Option<(SimTime, NodeId)> {
         if let Some(known) = self.next_producer_cache.get() {
             return known;
@@ -1010,6 +1011,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     fn schedule(&mut self, at: SimTime, kind: TimerKind) {
         if matches!(kind, TimerKind::Action(_) | TimerKind::Revert(_)) {
             self.action_marks.push(Reverse(at));
@@ -1572,6 +1574,7 @@ impl Engine {
 
     /// Lets go of a message; when it was the last copy, its body goes back to the
     /// preparing threads for reuse (see [`super::recycle`]).
+    #[inline]
     fn retire(&mut self, msg: Arc<Message>) {
         // Messages are shared on this thread only: a count above one stays above one
         // (dropping is then one atomic operation instead of a failed exchange and a drop).
@@ -1596,10 +1599,16 @@ impl Engine {
     }
 
     /// Hands the collected buffers back once there are enough of them.
+    #[inline]
     fn give_back_spares(&mut self) {
         if self.spare_bodies.len() + self.spare_routes.len() >= SPARES {
-            super::recycle::give_back(&mut self.spare_bodies, &mut self.spare_routes);
+            self.give_back_now();
         }
+    }
+
+    #[cold]
+    fn give_back_now(&mut self) {
+        super::recycle::give_back(&mut self.spare_bodies, &mut self.spare_routes);
     }
 
     fn drop_letter(&mut self, key: LetterKey, at: NodeId, reason: &'static str) {
@@ -2000,6 +2009,7 @@ impl Engine {
     }
 
     /// Counts a successful hand-over on an edge and at the bus or topic that routed it.
+    #[inline]
     fn count_delivered(&mut self, edge: u32, via: Via) {
         if let Some(e) = self.edges.get_mut(edge as usize) {
             e.delivered += 1;
@@ -2172,6 +2182,7 @@ impl Engine {
     /// Whether a copy delivered to `node` now would be processed on arrival and cannot
     /// fail: a consumer that is up, has a free slot, instant work (latency 0, none added),
     /// no error rate, and no queues to pull from afterwards.
+    #[inline]
     fn is_instant_consumer(&self, node: NodeId) -> bool {
         matches!(&self.nodes[node], NodeRt::Consumer(c)
             if !c.down
@@ -2202,6 +2213,7 @@ impl Engine {
 
     /// A consumer finished `msg`: counts, end-to-end latency, the throughput series,
     /// `reaches` probes and the trace hop.
+    #[inline]
     fn record_processed(&mut self, consumer: NodeId, msg: &Message) {
         let m = &mut self.metrics[consumer];
         m.counters.processed += 1;
