@@ -321,17 +321,58 @@ impl ProducerRt {
     /// The next events' (sequence number, time), at most `max`, up to `horizon` (always
     /// at least one if any is left), advancing the producer past them.
     fn take_due(&mut self, horizon: f64, max: usize, rate: f64) -> Vec<(u64, f64)> {
-        let mut due = Vec::new();
-        while self.next_at.is_finite()
-            && (due.is_empty() || self.next_at <= horizon)
-            && due.len() < max
-            && self.cfg.limit.is_none_or(|l| self.sent < l)
-        {
-            self.sent += 1;
-            due.push((self.sent, self.next_at));
-            self.next_at += super::produce::gap(self.cfg.arrivals, self.stream, self.sent, rate);
-        }
+        let (due, after) = self.upcoming(rate).take(horizon, max);
+        (self.sent, self.next_at) = after;
         due
+    }
+
+    /// Where the producer's upcoming events fall, from where it is now.
+    fn upcoming(&self, rate: f64) -> Upcoming {
+        Upcoming {
+            arrivals: self.cfg.arrivals,
+            stream: self.stream,
+            limit: self.cfg.limit,
+            sent: self.sent,
+            next_at: self.next_at,
+            rate,
+        }
+    }
+
+    /// Whether the producer has an event left to send.
+    fn has_more(&self) -> bool {
+        self.next_at.is_finite() && self.cfg.limit.is_none_or(|l| self.sent < l)
+    }
+}
+
+/// A producer's position and pace, from which its upcoming events' (sequence number,
+/// time) follow: a pure function, so a preparing thread can work them out.
+#[derive(Clone, Copy, Debug)]
+struct Upcoming {
+    arrivals: crate::model::Arrivals,
+    stream: u64,
+    limit: Option<u64>,
+    /// Events sent so far, and when the next one is due.
+    sent: u64,
+    next_at: f64,
+    rate: f64,
+}
+
+impl Upcoming {
+    /// The next events, at most `max`, up to `horizon` (at least one if any is left),
+    /// and the position after them.
+    fn take(self, horizon: f64, max: usize) -> (Vec<(u64, f64)>, (u64, f64)) {
+        let (mut sent, mut next_at) = (self.sent, self.next_at);
+        let mut due = Vec::new();
+        while next_at.is_finite()
+            && (due.is_empty() || next_at <= horizon)
+            && due.len() < max
+            && self.limit.is_none_or(|l| sent < l)
+        {
+            sent += 1;
+            due.push((sent, next_at));
+            next_at += super::produce::gap(self.arrivals, self.stream, sent, self.rate);
+        }
+        (due, (sent, next_at))
     }
 }
 
@@ -366,7 +407,7 @@ fn preparers() -> &'static rayon::ThreadPool {
 /// keeps the normal priority.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    let _ = rustix::process::setpriority_process(None, 10);
+    let _ = rustix::process::setpriority_process(None, 19);
 }
 
 /// Everything preparing a batch needs, owned, so it can run on another thread.
@@ -414,8 +455,6 @@ impl PrepareJob {
 struct Prefetch {
     /// (first sequence number, its time's bits, the rate's bits) it assumed.
     first: (u64, u64, u64),
-    /// The producer's (sent, next_at) after the batch.
-    after: (u64, f64),
     batch: Arc<SharedBatch>,
 }
 
@@ -425,7 +464,13 @@ struct Prefetch {
 /// are done ([`Ready`]); it never waits for more than the chunk it needs next.
 struct SharedBatch {
     job: Arc<PrepareJob>,
-    due: Vec<(u64, f64)>,
+    /// Where the batch's events start, and how many it holds at most.
+    upcoming: Upcoming,
+    size: usize,
+    /// The events' (sequence number, time), and the producer's (sent, next_at) after
+    /// them: worked out by the first thread that needs them (a preparing thread, as a
+    /// rule: it is not the engine's work).
+    schedule: std::sync::OnceLock<(Vec<(u64, f64)>, (u64, f64))>,
     /// The next chunk nobody has claimed.
     next: std::sync::atomic::AtomicUsize,
     /// Finished chunks not taken yet.
@@ -438,31 +483,47 @@ struct SharedBatch {
 const CHUNK: usize = 128;
 
 impl SharedBatch {
-    fn new(job: Arc<PrepareJob>, due: Vec<(u64, f64)>) -> SharedBatch {
-        let chunks = due.len().div_ceil(CHUNK);
+    fn new(job: Arc<PrepareJob>, upcoming: Upcoming, size: usize) -> SharedBatch {
         SharedBatch {
             job,
-            due,
+            upcoming,
+            size,
+            schedule: std::sync::OnceLock::new(),
             next: std::sync::atomic::AtomicUsize::new(0),
-            done: std::sync::Mutex::new((0..chunks).map(|_| None).collect()),
+            done: std::sync::Mutex::new(Vec::new()),
             finished: std::sync::Condvar::new(),
         }
     }
 
+    /// The batch's events' (sequence number, time).
+    fn due(&self) -> &[(u64, f64)] {
+        &self.schedule().0
+    }
+
+    /// The producer's (sent, next_at) after the batch.
+    fn after(&self) -> (u64, f64) {
+        self.schedule().1
+    }
+
+    fn schedule(&self) -> &(Vec<(u64, f64)>, (u64, f64)) {
+        self.schedule
+            .get_or_init(|| self.upcoming.take(f64::INFINITY, self.size))
+    }
+
     fn chunks(&self) -> usize {
-        self.due.len().div_ceil(CHUNK)
+        self.due().len().div_ceil(CHUNK)
     }
 
     /// The (sequence number, time) of chunk `c`'s first event.
     fn first_of(&self, c: usize) -> Option<(u64, f64)> {
-        self.due.get(c * CHUNK).copied()
+        self.due().get(c * CHUNK).copied()
     }
 
     /// Prepares chunk `c` (whoever claimed it).
     fn prepare(&self, c: usize) -> Vec<Prepared> {
-        let end = ((c + 1) * CHUNK).min(self.due.len());
-        self.job
-            .run(self.due.get(c * CHUNK..end).unwrap_or_default(), false)
+        let due = self.due();
+        let end = ((c + 1) * CHUNK).min(due.len());
+        self.job.run(due.get(c * CHUNK..end).unwrap_or_default(), false)
     }
 
     /// Prepares unclaimed chunks until none is left.
@@ -479,6 +540,9 @@ impl SharedBatch {
         }
         let prepared = self.prepare(c);
         if let Ok(mut done) = self.done.lock() {
+            if done.len() <= c {
+                done.resize_with(c + 1, || None);
+            }
             done[c] = Some(prepared);
         }
         self.finished.notify_all();
@@ -1492,8 +1556,8 @@ impl Engine {
         // chunks are taken as they get done.
         let prepared = match p.prefetch.take() {
             Some(pf) if pf.first == (p.sent + 1, p.next_at.to_bits(), rate.to_bits()) => {
-                (p.sent, p.next_at) = pf.after;
-                let len = pf.batch.due.len();
+                (p.sent, p.next_at) = pf.batch.after();
+                let len = pf.batch.due().len();
                 p.ready.follow(pf.batch);
                 len
             }
@@ -1513,19 +1577,15 @@ impl Engine {
         let ahead = (rate * PREFETCH_AHEAD_SECS).ceil().min(FILL_BATCH as f64) as usize;
         let size = prepared.max(ahead).clamp(PARALLEL_FILL, FILL_BATCH);
         let (first_seq, first_time) = (p.sent + 1, p.next_at);
-        let (saved_sent, saved_next) = (p.sent, p.next_at);
-        let due = p.take_due(f64::INFINITY, size, rate);
-        let after = (p.sent, p.next_at);
-        (p.sent, p.next_at) = (saved_sent, saved_next);
-        if !due.is_empty() {
-            let batch = Arc::new(SharedBatch::new(job, due));
+        if p.has_more() {
+            // Its events' times are worked out by the preparing threads too.
+            let batch = Arc::new(SharedBatch::new(job, p.upcoming(rate), size));
             for _ in 0..preparers().current_num_threads() {
                 let batch = batch.clone();
                 preparers().spawn(move || batch.work());
             }
             p.prefetch = Some(Prefetch {
                 first: (first_seq, first_time.to_bits(), rate.to_bits()),
-                after,
                 batch,
             });
         }
