@@ -523,7 +523,8 @@ impl SharedBatch {
     fn prepare(&self, c: usize) -> Vec<Prepared> {
         let due = self.due();
         let end = ((c + 1) * CHUNK).min(due.len());
-        self.job.run(due.get(c * CHUNK..end).unwrap_or_default(), false)
+        self.job
+            .run(due.get(c * CHUNK..end).unwrap_or_default(), false)
     }
 
     /// Prepares unclaimed chunks until none is left.
@@ -1469,7 +1470,7 @@ impl Engine {
         let Some(prepared) = p.ready.pop_front() else {
             return;
         };
-        let cfg = p.cfg.clone();
+        let to = p.cfg.to;
         let edge = p.edge;
         self.metrics[id].counters.produced += 1;
         self.edges[edge as usize].sent += 1;
@@ -1497,7 +1498,7 @@ impl Engine {
         self.tracer.hop(&msg, self.now, id, HopKind::Produced);
         let key = self.letters.insert(Letter {
             msg: Arc::new(msg),
-            to: cfg.to,
+            to,
             via: Via::Producer(id),
             retry: no_retry(),
             retries: 0,
@@ -1507,10 +1508,10 @@ impl Engine {
             edge,
         });
         match prepared.routes {
-            Some(routes) if matches!(self.nodes[cfg.to], NodeRt::Bus(_)) => {
-                self.put_on_bus(key, cfg.to, Some(routes))
+            Some(routes) if matches!(self.nodes[to], NodeRt::Bus(_)) => {
+                self.put_on_bus(key, to, Some(routes))
             }
-            _ => self.deliver(key, cfg.to),
+            _ => self.deliver(key, to),
         }
     }
 
@@ -1689,8 +1690,6 @@ impl Engine {
             self.fail(key, bus, DENIED);
             return;
         }
-        let cfg = b.cfg.clone();
-        let edges = b.edges.clone();
         if matches!(self.letters[key].via, Via::Producer(_) | Via::Api) {
             // `reaches` assertions follow events a bus accepted.
             self.track_produced(key);
@@ -1706,7 +1705,7 @@ impl Engine {
             };
             self.archive(bus, &msg, recipe);
         }
-        let routes = self.route_on_bus(bus, &msg, &cfg, &edges, routes);
+        let routes = self.route_on_bus(bus, &msg, routes);
         self.retire(msg);
         if let Some(routes) = routes {
             self.retire_routes(routes);
@@ -1720,16 +1719,18 @@ impl Engine {
         &mut self,
         bus: NodeId,
         msg: &Arc<Message>,
-        cfg: &Arc<CompiledBus>,
-        edges: &Arc<Vec<Vec<u32>>>,
         routes: Option<Routes>,
     ) -> Option<Routes> {
         let routes = match routes {
             Some(routes) => Some(routes),
             None => {
+                let NodeRt::Bus(b) = &self.nodes[bus] else {
+                    return None;
+                };
+                let cfg = b.cfg.clone();
                 self.time_text();
                 super::produce::route(
-                    cfg,
+                    &cfg,
                     &self.compiled.nodes,
                     &msg.body,
                     &self.time_text.1,
@@ -1772,9 +1773,20 @@ impl Engine {
                 self.tracer
                     .hop(msg, self.now, bus, HopKind::Matched(route.rule));
             }
-            let rule = &cfg.rules[route.rule as usize];
-            let target = &rule.targets[route.target as usize];
-            let edge = edges[route.rule as usize][route.target as usize];
+            // What the delivery needs of the target, read here (not holding the bus's
+            // configuration across the delivery, which would cost reference counting).
+            let target = &b.cfg.rules[route.rule as usize].targets[route.target as usize];
+            let (to, edge) = (
+                target.to,
+                b.edges[route.rule as usize][route.target as usize],
+            );
+            let group_id = target.group_id.as_deref().map(Arc::<str>::from);
+            let retry = RetrySpec {
+                style: RetryStyle::EventBridge,
+                max_retries: target.retry.maximum_retry_attempts,
+                max_age: target.retry.maximum_event_age.nanos(),
+                dlq: target.dlq,
+            };
             self.edges[edge as usize].sent += 1;
             let body = match route.body {
                 RouteBody::Event => None,
@@ -1789,32 +1801,27 @@ impl Engine {
                 bus,
                 rule: route.rule,
             };
-            if self.is_instant_consumer(target.to) {
+            if self.is_instant_consumer(to) {
                 // The copy's body is never read: counts, hops and probes use what it
                 // shares with the event.
                 self.ledger.created += 1;
-                self.consume_now(msg, target.to, edge, via);
+                self.consume_now(msg, to, edge, via);
                 continue;
             }
-            let copy = if body.is_none() && target.group_id.is_none() {
+            let copy = if body.is_none() && group_id.is_none() {
                 msg.clone()
             } else {
                 Arc::new(Message {
-                    group_id: target.group_id.as_deref().map(Arc::from),
+                    group_id,
                     ..msg.descendant(body.unwrap_or_else(|| msg.body.clone()))
                 })
             };
             self.ledger.created += 1;
             let key = self.letters.insert(Letter {
                 msg: copy,
-                to: target.to,
+                to,
                 via,
-                retry: RetrySpec {
-                    style: RetryStyle::EventBridge,
-                    max_retries: target.retry.maximum_retry_attempts,
-                    max_age: target.retry.maximum_event_age.nanos(),
-                    dlq: target.dlq,
-                },
+                retry,
                 retries: 0,
                 receives: 0,
                 first_at: self.now,
@@ -1822,7 +1829,7 @@ impl Engine {
                 edge,
             });
             self.route_filter = route.filter;
-            self.deliver(key, target.to);
+            self.deliver(key, to);
             self.route_filter = None;
         }
         Some(routes)
@@ -1936,19 +1943,25 @@ impl Engine {
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
         };
-        let cfg = t.cfg.clone();
-        let edges = t.edges.clone();
         // One pass over the body for all body policies, unless already known.
         let known = known.or_else(|| {
-            cfg.policy_set
+            t.cfg
+                .policy_set
                 .as_ref()
                 .map(|set| set.passes(msg.body.as_bytes()))
         });
+        let subscriptions = t.cfg.subscriptions.len();
         let mut copies = 0;
         let mut envelope: Option<Arc<Message>> = None;
-        for (i, sub) in cfg.subscriptions.iter().enumerate() {
-            let edge = edges[i];
-            self.edges[edge as usize].sent += 1;
+        for i in 0..subscriptions {
+            // What the delivery needs of the subscription, read here (not holding the
+            // topic's configuration across the delivery, which would cost reference
+            // counting).
+            let NodeRt::Topic(t) = &self.nodes[topic] else {
+                break;
+            };
+            let (sub, edge) = (&t.cfg.subscriptions[i], t.edges[i]);
+            let (to, raw, max_retries, dlq) = (sub.to, sub.raw, sub.max_retries, sub.dlq);
             let pass = match (&sub.policy, known) {
                 (None, _) => true,
                 (Some(_), Some(passes)) => passes & (1 << i) != 0,
@@ -1962,6 +1975,7 @@ impl Engine {
                     p.matches(input).unwrap_or(false)
                 }
             };
+            self.edges[edge as usize].sent += 1;
             if !pass {
                 self.edges[edge as usize].filtered += 1;
                 self.metrics[topic].counters.filtered += 1;
@@ -1972,23 +1986,24 @@ impl Engine {
             self.metrics[topic].counters.matched += 1;
             copies += 1;
             self.ledger.created += 1;
-            let copy = if sub.raw {
+            let copy = if raw {
                 msg.clone()
             } else {
                 if envelope.is_none() {
-                    envelope = Some(self.sns_envelope(&cfg.info.arn, &msg));
+                    let arn = t.cfg.info.arn.clone();
+                    envelope = Some(self.sns_envelope(&arn, &msg));
                 }
                 envelope.clone().unwrap_or_else(|| msg.clone())
             };
             let key = self.letters.insert(Letter {
                 msg: copy,
-                to: sub.to,
+                to,
                 via: Via::Subscription { topic },
                 retry: RetrySpec {
                     style: RetryStyle::Sns,
-                    max_retries: sub.max_retries,
+                    max_retries,
                     max_age: u64::MAX,
-                    dlq: sub.dlq,
+                    dlq,
                 },
                 retries: 0,
                 receives: 0,
@@ -1996,7 +2011,7 @@ impl Engine {
                 received_at: self.now,
                 edge,
             });
-            self.deliver(key, sub.to);
+            self.deliver(key, to);
         }
         if copies == 0 {
             self.metrics[topic].drop("no subscription matched");
@@ -2084,7 +2099,7 @@ impl Engine {
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
-        let Some(cfg) = q.cfg.clone() else {
+        let Some(cfg) = q.cfg.as_ref() else {
             return;
         };
         let full = cfg
@@ -2104,7 +2119,6 @@ impl Engine {
         let letter = &mut self.letters[key];
         letter.to = queue;
         let group = letter.msg.group_id.clone();
-        let traced_msg = letter.msg.clone();
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
@@ -2124,7 +2138,7 @@ impl Engine {
         let (edge, via) = (self.letters[key].edge, self.letters[key].via);
         self.count_delivered(edge, via);
         self.tracer
-            .hop(&traced_msg, self.now, queue, HopKind::Queued);
+            .hop(&self.letters[key].msg, self.now, queue, HopKind::Queued);
         self.dispatch(queue);
     }
 
@@ -2134,7 +2148,7 @@ impl Engine {
             let NodeRt::Queue(q) = &self.nodes[queue] else {
                 return;
             };
-            let Some(cfg) = q.cfg.clone() else {
+            let Some(cfg) = q.cfg.as_ref() else {
                 return;
             };
             if q.waiting == 0 || cfg.consumers.is_empty() {
@@ -2149,6 +2163,7 @@ impl Engine {
                 return;
             };
             let consumer = cfg.consumers[slot];
+            let (max_receives, dlq) = (cfg.config.max_receives, cfg.dlq);
             let NodeRt::Queue(q) = &mut self.nodes[queue] else {
                 return;
             };
@@ -2161,7 +2176,7 @@ impl Engine {
             let letter = &mut self.letters[key];
             letter.receives += 1;
             letter.received_at = self.now;
-            if cfg.config.max_receives.is_some_and(|m| letter.receives > m) && cfg.dlq.is_some() {
+            if max_receives.is_some_and(|m| letter.receives > m) && dlq.is_some() {
                 // SQS moves a message on the receive that exceeds maxReceiveCount.
                 let group = self.letters[key].msg.group_id.clone();
                 self.release_group(queue, group);
@@ -2170,7 +2185,7 @@ impl Engine {
                 self.dead_letter(
                     key,
                     queue,
-                    cfg.dlq,
+                    dlq,
                     "MaxReceiveCountExceeded",
                     "received more than maxReceiveCount times",
                     "maxReceiveCount",
@@ -2399,13 +2414,16 @@ impl Engine {
             }
         }
         // A free slot: pull from the queues this consumer reads.
-        if let NodeRt::Consumer(c) = &self.nodes[consumer]
-            && !c.cfg.queues.is_empty()
-        {
-            let c = c.cfg.clone();
-            for &q in &c.queues {
-                self.dispatch(q);
-            }
+        let queues = match &self.nodes[consumer] {
+            NodeRt::Consumer(c) => c.cfg.queues.len(),
+            _ => 0,
+        };
+        for i in 0..queues {
+            let NodeRt::Consumer(c) = &self.nodes[consumer] else {
+                break;
+            };
+            let q = c.cfg.queues[i];
+            self.dispatch(q);
         }
     }
 
