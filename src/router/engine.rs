@@ -1467,7 +1467,7 @@ impl Engine {
         let NodeRt::Producer(p) = &mut self.nodes[id] else {
             return;
         };
-        let Some(prepared) = p.ready.pop_front() else {
+        let Some(mut prepared) = p.ready.pop_front() else {
             return;
         };
         let to = p.cfg.to;
@@ -1507,9 +1507,11 @@ impl Engine {
             received_at: self.now,
             edge,
         });
-        match prepared.routes {
+        match prepared.routes.as_mut() {
+            // The route list is used where it is (it is large to move).
             Some(routes) if matches!(self.nodes[to], NodeRt::Bus(_)) => {
-                self.put_on_bus(key, to, Some(routes))
+                self.put_on_bus(key, to, Some(&mut *routes));
+                self.retire_routes(routes);
             }
             _ => self.deliver(key, to),
         }
@@ -1636,25 +1638,25 @@ impl Engine {
     /// Lets go of a message; when it was the last copy, its body goes back to the
     /// preparing threads for reuse (see [`super::recycle`]).
     #[inline]
-    fn retire(&mut self, msg: Arc<Message>) {
+    fn retire(&mut self, mut msg: Arc<Message>) {
         // Messages are shared on this thread only: a count above one stays above one
         // (dropping is then one atomic operation instead of a failed exchange and a drop).
         if Arc::strong_count(&msg) > 1 {
             return;
         }
-        let Ok(msg) = Arc::try_unwrap(msg) else {
-            return;
-        };
-        if super::recycle::keeps(&msg.body) {
-            self.spare_bodies.push(msg.body);
+        // The body is taken where it is (the message is not moved out first).
+        if let Some(last) = Arc::get_mut(&mut msg)
+            && super::recycle::keeps(&last.body)
+        {
+            self.spare_bodies.push(std::mem::take(&mut last.body));
             self.give_back_spares();
         }
     }
 
-    /// Lets go of a route list (emptied), for reuse.
-    fn retire_routes(&mut self, routes: Routes) {
+    /// Lets go of a route list (emptied): one on the heap is kept for reuse.
+    fn retire_routes(&mut self, routes: &mut Routes) {
         if routes.spilled() {
-            self.spare_routes.push(routes);
+            self.spare_routes.push(std::mem::take(routes));
             self.give_back_spares();
         }
     }
@@ -1680,7 +1682,9 @@ impl Engine {
             .hop(&letter.msg, self.now, at, HopKind::Dropped(reason));
     }
 
-    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<Routes>) {
+    /// Puts a letter on a bus; `routes`: its deliveries, when they were prepared (they
+    /// are taken out of the list).
+    fn put_on_bus(&mut self, key: LetterKey, bus: NodeId, routes: Option<&mut Routes>) {
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
         };
@@ -1705,49 +1709,44 @@ impl Engine {
             };
             self.archive(bus, &msg, recipe);
         }
-        let routes = self.route_on_bus(bus, &msg, routes);
-        self.retire(msg);
-        if let Some(routes) = routes {
-            self.retire_routes(routes);
-        }
-    }
-
-    /// The rest of [`Engine::put_on_bus`] once the bus accepted `msg`: matches it (unless
-    /// `routes` were prepared) and sends a copy to every target of every live matched
-    /// rule. Gives back the emptied route list (for [`Engine::retire_routes`]).
-    fn route_on_bus(
-        &mut self,
-        bus: NodeId,
-        msg: &Arc<Message>,
-        routes: Option<Routes>,
-    ) -> Option<Routes> {
-        let routes = match routes {
-            Some(routes) => Some(routes),
+        match routes {
+            Some(routes) => self.route_on_bus(bus, &msg, routes),
             None => {
                 let NodeRt::Bus(b) = &self.nodes[bus] else {
-                    return None;
+                    return;
                 };
                 let cfg = b.cfg.clone();
                 self.time_text();
-                super::produce::route(
+                let scanned = super::produce::route(
                     &cfg,
                     &self.compiled.nodes,
                     &msg.body,
                     &self.time_text.1,
                     &mut self.scratch,
                     &mut self.rule_ids,
-                )
+                );
+                match scanned {
+                    Some(mut routes) => {
+                        self.route_on_bus(bus, &msg, &mut routes);
+                        self.retire_routes(&mut routes);
+                    }
+                    None => {
+                        self.metrics[bus].drop("malformed event");
+                        self.ledger.dropped += 1;
+                        self.tracer
+                            .hop(&msg, self.now, bus, HopKind::Dropped("malformed event"));
+                    }
+                }
             }
-        };
-        let Some(mut routes) = routes else {
-            self.metrics[bus].drop("malformed event");
-            self.ledger.dropped += 1;
-            self.tracer
-                .hop(msg, self.now, bus, HopKind::Dropped("malformed event"));
-            return None;
-        };
+        }
+        self.retire(msg);
+    }
+
+    /// The rest of [`Engine::put_on_bus`] once the bus accepted `msg`: sends a copy to
+    /// every target of every live matched rule in `routes` (emptying it).
+    fn route_on_bus(&mut self, bus: NodeId, msg: &Arc<Message>, routes: &mut Routes) {
         let NodeRt::Bus(b) = &self.nodes[bus] else {
-            return Some(routes);
+            return;
         };
         let disabled = &b.disabled;
         let live = routes.iter().filter(|r| !disabled[r.rule as usize]).count();
@@ -1756,7 +1755,7 @@ impl Engine {
             self.metrics[bus].drop("no rule matched");
             self.ledger.dropped += 1;
             self.tracer.hop(msg, self.now, bus, HopKind::NoMatch);
-            return Some(routes);
+            return;
         }
         self.metrics[bus].counters.matched += 1;
         self.ledger.routed += 1;
@@ -1832,7 +1831,6 @@ impl Engine {
             self.deliver(key, to);
             self.route_filter = None;
         }
-        Some(routes)
     }
 
     /// Who is putting a letter: the producer or forwarding bus, with its account.
