@@ -407,7 +407,7 @@ fn preparers() -> &'static rayon::ThreadPool {
 /// keeps the normal priority.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    let _ = rustix::process::setpriority_process(None, 19);
+    let _ = rustix::process::setpriority_process(None, 10);
 }
 
 /// Everything preparing a batch needs, owned, so it can run on another thread.
