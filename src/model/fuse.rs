@@ -127,7 +127,7 @@ pub struct FusedFilter {
 
 /// Prepares matching `set` on what `input` renders without scanning it, or `None` when
 /// that cannot be exact: `input` is not a transformer whose template is one JSON object
-/// (see [`InputTransformer::top_members`]), or a policy reads a member that is not
+/// (see [`super::transform::InputTransformer::top_members`]), or a policy reads a member that is not
 /// exactly one placeholder, or reads inside a member. A policy reading a key the
 /// template does not have finds nothing there, as on the text.
 ///

@@ -3,7 +3,7 @@
 //! - [`Topology`] is the file's content (nodes, scenarios, layout), read with
 //!   [`Topology::from_json`] (errors name the line, column and field path) and written
 //!   with [`Topology::to_json`] (sorted ids, fixed field order, so designs diff cleanly).
-//! - [`compile`] checks a topology as a whole and collects *every* problem with its path
+//! - [`compile()`] checks a topology as a whole and collects *every* problem with its path
 //!   ([`Problem`], errors vs warnings), producing the executable form ([`Compiled`]) the
 //!   router runs.
 //!

@@ -5,7 +5,7 @@
 //! run began) in a strict order (time, then scheduling order), so the same topology,
 //! seed and inputs give the same trace. Drivers decide how simulated time relates to
 //! the wall clock: [`super::live`] paces it to real time (with a speed factor, pause and
-//! single-step), [`super::run`] runs it as fast as the CPU allows (virtual time).
+//! single-step), [`super::run()`] runs it as fast as the CPU allows (virtual time).
 //!
 //! Message copies live in a slab while they wait (in a queue, a consumer, or for a
 //! retry); the [`Ledger`] counts every copy's outcome so that
@@ -470,13 +470,20 @@ struct SharedBatch {
     /// The events' (sequence number, time), and the producer's (sent, next_at) after
     /// them: worked out by the first thread that needs them (a preparing thread, as a
     /// rule: it is not the engine's work).
-    schedule: std::sync::OnceLock<(Vec<(u64, f64)>, (u64, f64))>,
+    schedule: std::sync::OnceLock<Schedule>,
     /// The next chunk nobody has claimed.
     next: std::sync::atomic::AtomicUsize,
     /// Finished chunks not taken yet.
     done: std::sync::Mutex<Vec<Option<Vec<Prepared>>>>,
     /// Signalled whenever a chunk is finished.
     finished: std::sync::Condvar,
+}
+
+/// A batch's events' (sequence number, time), and its producer's (sent, next_at) after
+/// them.
+struct Schedule {
+    due: Vec<(u64, f64)>,
+    after: (u64, f64),
 }
 
 /// Events per chunk of a shared batch.
@@ -497,17 +504,19 @@ impl SharedBatch {
 
     /// The batch's events' (sequence number, time).
     fn due(&self) -> &[(u64, f64)] {
-        &self.schedule().0
+        &self.schedule().due
     }
 
     /// The producer's (sent, next_at) after the batch.
     fn after(&self) -> (u64, f64) {
-        self.schedule().1
+        self.schedule().after
     }
 
-    fn schedule(&self) -> &(Vec<(u64, f64)>, (u64, f64)) {
-        self.schedule
-            .get_or_init(|| self.upcoming.take(f64::INFINITY, self.size))
+    fn schedule(&self) -> &Schedule {
+        self.schedule.get_or_init(|| {
+            let (due, after) = self.upcoming.take(f64::INFINITY, self.size);
+            Schedule { due, after }
+        })
     }
 
     fn chunks(&self) -> usize {

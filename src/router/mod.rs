@@ -2,7 +2,7 @@
 //! matched by the pattern engine, fanned out, queued, retried and dead-lettered.
 //!
 //! - [`engine`] — the deterministic discrete-event core (one owner of all state).
-//! - [`run`] — headless runs over virtual or real time, assertions and reports.
+//! - [`run`](mod@run) — headless runs over virtual or real time, assertions and reports.
 //! - [`live`] — the engine on a tokio task with bounded channels, for the UI.
 //! - [`metrics`], [`trace`] — counters, histograms, the ledger, per-event traces.
 //!
