@@ -443,9 +443,9 @@ impl PrepareJob {
                     .collect()
             })
         } else {
-            due.iter()
-                .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
-                .collect()
+            let mut out = Vec::new();
+            super::produce::prepare_all(&src, due, &mut out);
+            out
         }
     }
 }

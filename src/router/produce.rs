@@ -152,51 +152,71 @@ pub(super) fn time_text(secs: u64, cache: &mut (u64, String)) {
 
 /// Prepares the producer's event `seq`, sent at `time` (simulated ns).
 pub fn prepare(src: &Source<'_>, seq: u64, time: f64) -> Prepared {
+    let mut out = empty_prepared(seq, time);
+    prepare_into(src, &mut out);
+    out
+}
+
+/// Prepares the events due (sequence number, time) onto `out`, each written where it
+/// is kept (a prepared event is large to move).
+pub fn prepare_all(src: &Source<'_>, due: &[(u64, f64)], out: &mut Vec<Prepared>) {
+    out.reserve(due.len());
+    for &(seq, time) in due {
+        out.push(empty_prepared(seq, time));
+        if let Some(last) = out.last_mut() {
+            prepare_into(src, last);
+        }
+    }
+}
+
+/// Prepares `out`'s event (its sequence number and time are set).
+fn prepare_into(src: &Source<'_>, out: &mut Prepared) {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut s) => {
             let (scratch, ids, secs, text) = &mut *s;
             let mut cache = (*secs, std::mem::take(text));
-            let p = prepare_with(src, seq, time, scratch, ids, &mut cache);
+            prepare_with(src, scratch, ids, &mut cache, out);
             (*secs, *text) = cache;
-            p
         }
         Err(_) => prepare_with(
             src,
-            seq,
-            time,
             &mut Scratch::default(),
             &mut Vec::new(),
             &mut (u64::MAX, String::new()),
+            out,
         ),
     })
 }
 
 fn prepare_with(
     src: &Source<'_>,
-    seq: u64,
-    time: f64,
     scratch: &mut Scratch,
     ids: &mut Vec<RuleId>,
     clock: &mut (u64, String),
-) -> Prepared {
+    out: &mut Prepared,
+) {
+    let (seq, time) = (out.seq, out.time);
     let mut members: EnvelopeMembers = [("", 0, 0); ENVELOPE_MEMBERS];
     MARKS.with(|cell| {
         let mut taken = cell.try_borrow_mut().ok();
         let mut own = Vec::new();
         let marks = taken.as_deref_mut().unwrap_or(&mut own);
         marks.clear();
-        let mut out = empty_prepared(seq, time);
-        let (known, fused) = prepare_body(src, seq, time, clock, &mut members, marks, &mut out);
+        let (known, fused) = prepare_body(src, seq, time, clock, &mut members, marks, out);
         if let Some(bus) = src.bus {
             let fused = fused.filter(|_| known);
-            let values = fused.and_then(|f| written_values(&out.body, f, &members, marks));
+            // Built in place: the inline room is large to move.
+            let mut values = WrittenValues::new();
+            let values = fused
+                .filter(|f| written_values(&out.body, f, &members, marks, &mut values))
+                .map(|_| values.as_slice());
             let written = fused.map(|f| Written {
                 paths: &f.reads.paths,
                 marks,
             });
             let known = Known {
                 members: known.then_some(&members[..]),
-                values: values.as_ref().map(WrittenValues::as_slice),
+                values,
                 written,
             };
             // Written in place: a route list is large to move.
@@ -206,33 +226,44 @@ fn prepare_with(
                 out.routes = None;
             }
         }
-        out
     })
 }
 
-/// The values a bus's rules read, as the producer wrote them (see
-/// [`crate::model::fuse`]), in document order; `None` when one of them must be read
-/// from the text after all (an object or array, or a string with escapes).
+/// Writes into `values` (empty) the values a bus's rules read, as the producer wrote
+/// them (see [`crate::model::fuse`]), in document order; false when one of them must be
+/// read from the text after all (an object or array, or a string with escapes).
 fn written_values<'b>(
     body: &'b str,
     fused: &FusedEvent,
     members: &EnvelopeMembers,
     marks: &[Mark],
-) -> Option<WrittenValues<'b>> {
+    values: &mut WrittenValues<'b>,
+) -> bool {
     let bytes = body.as_bytes();
-    let mut values = WrittenValues::default();
+    let mut value_at = |field: u32, start: usize, end: usize| {
+        let value = bytes.get(start..end).and_then(leaf_value);
+        value.map(|v| values.push((field, v))).is_some()
+    };
     for &(member, field) in &fused.reads.envelope_fields {
-        let (_, start, end) = *members.get(member)?;
-        values.push((field, leaf_value(bytes.get(start..end)?)?));
+        let Some(&(_, start, end)) = members.get(member) else {
+            return false;
+        };
+        if !value_at(field, start, end) {
+            return false;
+        }
     }
     for mark in marks {
-        let Some(field) = *fused.reads.fields.get(mark.slot as usize)? else {
-            continue;
-        };
-        let text = bytes.get(mark.start as usize..mark.end as usize)?;
-        values.push((field, leaf_value(text)?));
+        match fused.reads.fields.get(mark.slot as usize) {
+            Some(Some(field)) => {
+                if !value_at(*field, mark.start as usize, mark.end as usize) {
+                    return false;
+                }
+            }
+            Some(None) => {}
+            None => return false,
+        }
     }
-    Some(values)
+    true
 }
 
 /// Values handed to the matcher: a few on the stack (the usual case), more on the heap
