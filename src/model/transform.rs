@@ -1423,6 +1423,7 @@ impl InputTransformer {
             |_, path| filler_of(path.select(event)),
             || without_detail(event),
             None,
+            String::new(),
         )
     }
 
@@ -1432,6 +1433,7 @@ impl InputTransformer {
         top: &TopLevel<'_>,
         reserved: &Reserved<'_>,
         slots: Option<&mut Vec<Range<usize>>>,
+        into: String,
     ) -> (String, bool) {
         let event_text = top.text;
         if self.plan.usable {
@@ -1451,6 +1453,7 @@ impl InputTransformer {
                     without_detail(&event)
                 },
                 slots,
+                into,
             );
         }
         self.render_with(
@@ -1462,6 +1465,7 @@ impl InputTransformer {
                 without_detail(&event)
             },
             slots,
+            into,
         )
     }
 
@@ -1472,9 +1476,13 @@ impl InputTransformer {
         lookup: impl Fn(usize, &JsonPath) -> Filler<'a>,
         event_without_detail_of: impl FnOnce() -> String,
         mut slots: Option<&mut Vec<Range<usize>>>,
+        into: String,
     ) -> (String, bool) {
         let mut event_without_detail_of = Some(event_without_detail_of);
-        let mut out = String::with_capacity(self.template.len() + 16 * self.parts.len());
+        // Written into `into` (emptied), with room for a typical result.
+        let mut out = into;
+        out.clear();
+        out.reserve(self.template.len() + 16 * self.parts.len());
         let mut suspicious = false;
         let mut event_without_detail: Option<String> = None;
         for part in &self.parts {
@@ -1978,17 +1986,19 @@ impl TargetInput {
         top: &TopLevel<'t>,
         reserved: &Reserved<'_>,
     ) -> Result<Cow<'t, str>, Undeliverable> {
-        self.render_recording(top, reserved, None)
+        self.render_recording(top, reserved, None, String::new())
     }
 
     /// [`TargetInput::render_from`], noting for a transformer where each placeholder's
     /// value was written in the result (in placeholder order; see
-    /// [`InputTransformer::top_members`]).
+    /// [`InputTransformer::top_members`]), and writing a transformer's result into
+    /// `into` (a buffer to reuse; other inputs leave it).
     pub fn render_recording<'t>(
         &self,
         top: &TopLevel<'t>,
         reserved: &Reserved<'_>,
         slots: Option<&mut Vec<Range<usize>>>,
+        into: String,
     ) -> Result<Cow<'t, str>, Undeliverable> {
         match self {
             TargetInput::WholeEvent => Ok(Cow::Borrowed(top.text)),
@@ -1999,7 +2009,7 @@ impl TargetInput {
                 .ok_or(Undeliverable::NothingSelected),
             TargetInput::Transformer(t) => {
                 // `<aws.events.event>` parses the event only when used.
-                let (rendered, suspicious) = t.render_raw(top, reserved, slots);
+                let (rendered, suspicious) = t.render_raw(top, reserved, slots, into);
                 if suspicious && serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
                     return Err(Undeliverable::InvalidJson { rendered });
                 }

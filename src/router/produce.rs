@@ -567,20 +567,26 @@ fn route_into<'b>(
                         .fused_filter
                         .as_deref()
                         .filter(|_| known.values.is_some());
+                    // A transformer writes straight into a reusable buffer.
+                    let into = match input {
+                        TargetInput::Transformer(_) => super::recycle::body(),
+                        _ => String::new(),
+                    };
                     let rendered = match fusing {
                         Some(fused) => SLOTS.with(|cell| {
                             let mut taken = cell.try_borrow_mut().ok();
                             let mut own = Vec::new();
                             let slots = taken.as_deref_mut().unwrap_or(&mut own);
                             slots.clear();
-                            let rendered = input.render_recording(top, &reserved, Some(slots));
+                            let rendered =
+                                input.render_recording(top, &reserved, Some(slots), into);
                             if let Ok(text) = &rendered {
                                 written_filter =
                                     filter_of_written(nodes, target.to, fused, text, slots);
                             }
                             rendered
                         }),
-                        None => input.render_from(top, &reserved),
+                        None => input.render_recording(top, &reserved, None, into),
                     };
                     match rendered {
                         Ok(std::borrow::Cow::Borrowed(text))
@@ -591,6 +597,9 @@ fn route_into<'b>(
                         }
                         // In a reusable buffer: the engine gives it back when done, instead
                         // of freeing another thread's memory.
+                        Ok(std::borrow::Cow::Owned(text)) if super::recycle::keeps(&text) => {
+                            RouteBody::Text(text)
+                        }
                         Ok(text) => RouteBody::Text(pooled(&text)),
                         Err(_) => RouteBody::Nothing,
                     }
