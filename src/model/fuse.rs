@@ -123,6 +123,9 @@ pub struct FusedFilter {
     /// (policy field id, placeholder number) per value the policies read, in template
     /// order: the placeholder's value as written is the value at the field's path.
     pub reads: Vec<(u32, usize)>,
+    /// How many placeholders the template has: a rendering that did not note them all
+    /// (see [`TargetInput::render_recording`]) is scanned.
+    pub placeholders: usize,
 }
 
 /// Prepares matching `set` on what `input` renders without scanning it, or `None` when
@@ -153,7 +156,10 @@ pub fn fuse_filter(input: &TargetInput, set: &PolicySet) -> Option<FusedFilter> 
         }
     }
     reads.sort_unstable_by_key(|&(_, slot)| slot);
-    Some(FusedFilter { reads })
+    Some(FusedFilter {
+        reads,
+        placeholders: t.placeholders(),
+    })
 }
 
 #[cfg(test)]

@@ -1369,6 +1369,15 @@ impl InputTransformer {
         self.variables.iter().map(|(n, p)| (n.as_str(), p))
     }
 
+    /// How many placeholders the template has (the ranges
+    /// [`TargetInput::render_recording`] notes).
+    pub fn placeholders(&self) -> usize {
+        self.parts
+            .iter()
+            .filter(|p| matches!(p, Part::Slot { .. }))
+            .count()
+    }
+
     /// The top-level members of a template that is one JSON object, in template order:
     /// each member's key and whether its value is exactly one placeholder (outside
     /// quotes: [`TopMember::Slot`] with the placeholder's number among all of the
@@ -1379,8 +1388,9 @@ impl InputTransformer {
         if self.kind != TemplateKind::Json || self.template.contains('\\') {
             return None;
         }
-        // Each placeholder becomes a string holding a NUL (which a template without
-        // backslashes cannot hold) and its number.
+        // A placeholder outside quotes becomes a string holding a NUL and its number; one
+        // inside a string becomes a SOH, which can never make that string look like the
+        // former (a template without backslashes holds neither character).
         let mut probe = String::with_capacity(self.template.len() + 8 * self.parts.len());
         let mut slot = 0;
         for part in &self.parts {
@@ -1389,7 +1399,7 @@ impl InputTransformer {
                 Part::Slot { mode, .. } => {
                     match mode {
                         Mode::Value => write!(probe, "\"\\u0000{slot}\"").ok()?,
-                        Mode::Raw => probe.push_str("\\u0000"),
+                        Mode::Raw => probe.push_str("\\u0001"),
                         Mode::Flat => return None,
                     }
                     slot += 1;
@@ -1400,7 +1410,7 @@ impl InputTransformer {
         let mut keys = std::collections::BTreeSet::new();
         let mut top = Vec::with_capacity(members.len());
         for (key, value) in members {
-            if key.is_empty() || key.contains(['.', '\0']) || !keys.insert(key.clone()) {
+            if key.is_empty() || key.contains(['.', '\0', '\u{1}']) || !keys.insert(key.clone()) {
                 return None;
             }
             let member = match value {
@@ -1991,7 +2001,8 @@ impl TargetInput {
 
     /// [`TargetInput::render_from`], noting for a transformer where each placeholder's
     /// value was written in the result (in placeholder order; see
-    /// [`InputTransformer::top_members`]), and writing a transformer's result into
+    /// [`InputTransformer::top_members`]; none when text put inside quotes could have
+    /// changed the result's structure), and writing a transformer's result into
     /// `into` (a buffer to reuse; other inputs leave it).
     pub fn render_recording<'t>(
         &self,
@@ -2009,9 +2020,18 @@ impl TargetInput {
                 .ok_or(Undeliverable::NothingSelected),
             TargetInput::Transformer(t) => {
                 // `<aws.events.event>` parses the event only when used.
-                let (rendered, suspicious) = t.render_raw(top, reserved, slots, into);
-                if suspicious && serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
-                    return Err(Undeliverable::InvalidJson { rendered });
+                let mut slots = slots;
+                let (rendered, suspicious) =
+                    t.render_raw(top, reserved, slots.as_deref_mut(), into);
+                if suspicious {
+                    // Text put inside quotes may have closed the string and written more
+                    // JSON: where the values are is no longer known.
+                    if let Some(slots) = slots {
+                        slots.clear();
+                    }
+                    if serde_json::from_str::<IgnoredAny>(&rendered).is_err() {
+                        return Err(Undeliverable::InvalidJson { rendered });
+                    }
                 }
                 Ok(Cow::Owned(rendered))
             }
@@ -2118,6 +2138,15 @@ mod tests {
                 ("z", TopMember::Other),
                 ("w", TopMember::Other),
                 ("q", TopMember::Slot(3)),
+            ])
+        );
+        // A placeholder inside a string, even followed by digits, is not a whole one.
+        assert_eq!(
+            top(r#"{"x": "<a>0", "y": "<a>0<b>", "z": <b>}"#),
+            members(&[
+                ("x", TopMember::Other),
+                ("y", TopMember::Other),
+                ("z", TopMember::Slot(3)),
             ])
         );
         assert_eq!(
