@@ -420,6 +420,15 @@ struct PrepareJob {
 }
 
 impl PrepareJob {
+    /// The body of the producer's event `seq`, due at `time`, written again (an
+    /// archive's replay).
+    fn body(&self, seq: u64, time: f64) -> String {
+        self.run(&[(seq, time)], false)
+            .pop()
+            .map(|p| p.body)
+            .unwrap_or_default()
+    }
+
     fn run(&self, due: &[(u64, f64)], parallel: bool) -> Vec<Prepared> {
         let to = &self.compiled.nodes[self.producer.to];
         let bus = match to {
@@ -1710,14 +1719,12 @@ impl Engine {
         let letter = self.letters.remove(key);
         self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
-        if matches!(&self.nodes[bus], NodeRt::Bus(b) if !b.archives.is_empty()) {
-            // A producer's own event, put just now: what prepared it can write it again.
-            let recipe = match (&routes, letter.via, msg.origin) {
-                (Some(_), Via::Producer(p), Some(origin)) => Some((p, origin)),
-                _ => None,
-            };
-            self.archive(bus, &msg, recipe);
-        }
+        // A producer's own event, put just now: what prepared it can write it again.
+        let recipe = match (&routes, letter.via, msg.origin) {
+            (Some(_), Via::Producer(p), Some(origin)) => Some((p, origin)),
+            _ => None,
+        };
+        self.archive(bus, &msg, recipe);
         match routes {
             Some(routes) => self.route_on_bus(bus, &msg, routes),
             None => {
@@ -2784,12 +2791,7 @@ impl Engine {
         };
         let bus = a.cfg.bus;
         let name = a.cfg.info.name.clone();
-        let events = a.events.window(from, to, |job, seq, time| {
-            job.run(&[(seq, time)], false)
-                .pop()
-                .map(|p| p.body)
-                .unwrap_or_default()
-        });
+        let events = a.events.window(from, to, PrepareJob::body);
         for archived in events {
             let body = match archived.body.strip_prefix('{') {
                 Some(rest) => format!("{{\"replay-name\":{},{rest}", json_string(&name)),
@@ -3163,12 +3165,7 @@ mod tests {
         let NodeRt::Archive(rt) = &engine.nodes[a] else {
             panic!("a is an archive");
         };
-        let archived = rt.events.window(0, SimTime::MAX, |job, seq, time| {
-            job.run(&[(seq, time)], false)
-                .pop()
-                .map(|p| p.body)
-                .unwrap_or_default()
-        });
+        let archived = rt.events.window(0, SimTime::MAX, PrepareJob::body);
         assert_eq!(archived.len(), 400, "the archive is full");
         for event in &archived {
             assert_eq!(Some(&event.body), delivered.get(&event.root));
