@@ -20,6 +20,7 @@ use crate::model::compile::{CompiledBus, CompiledNode, CompiledProducer};
 use crate::model::fuse::{FusedEvent, FusedFilter};
 use crate::model::template::{Mark, RenderContext};
 use crate::model::transform::{Reserved, TargetInput, TopLevel, Written};
+use crate::pattern::sns::PolicySet;
 use crate::pattern::{EventValue, RuleId, Scratch};
 
 /// One prepared event.
@@ -490,8 +491,6 @@ pub fn route(
     .then_some(routes)
 }
 
-/// [`route`], with the event's top-level members when the caller wrote the event and
-/// knows them (see [`TopLevel::from_offsets`]); else they are found by scanning.
 /// What the writer of an event knows about its text, so that routing need not scan it.
 #[derive(Default)]
 struct Known<'b> {
@@ -503,7 +502,9 @@ struct Known<'b> {
     written: Option<Written<'b>>,
 }
 
-/// Writes the deliveries into `routes` (empty); false when the event is malformed.
+/// [`route`], writing the deliveries into `routes` (empty), with what the caller knows
+/// of the event when it wrote it (`known`; else the event is scanned); false when the
+/// event is malformed.
 #[allow(
     clippy::too_many_arguments,
     reason = "the per-event working buffers are passed in, not allocated"
@@ -634,10 +635,15 @@ fn pooled(text: &str) -> String {
 /// when `to` is not a topic or its policies cannot be matched in one pass (more than 64
 /// subscriptions, or a policy on message attributes, which depend on the copy).
 fn topic_filter(nodes: &[CompiledNode], to: NodeId, message: &str) -> Option<u64> {
-    let Some(CompiledNode::Topic(topic)) = nodes.get(to) else {
-        return None;
-    };
-    Some(topic.policy_set.as_ref()?.passes(message.as_bytes()))
+    Some(policy_set_of(nodes, to)?.passes(message.as_bytes()))
+}
+
+/// The filter policies of topic `to` matched in one pass, if it is such a topic.
+fn policy_set_of(nodes: &[CompiledNode], to: NodeId) -> Option<&PolicySet> {
+    match nodes.get(to) {
+        Some(CompiledNode::Topic(topic)) => topic.policy_set.as_deref(),
+        _ => None,
+    }
 }
 
 /// [`topic_filter`] from the values a transformer wrote (`slots`: where it wrote each
@@ -650,10 +656,7 @@ fn filter_of_written(
     message: &str,
     slots: &[std::ops::Range<usize>],
 ) -> Option<u64> {
-    let Some(CompiledNode::Topic(topic)) = nodes.get(to) else {
-        return None;
-    };
-    let set = topic.policy_set.as_ref()?;
+    let set = policy_set_of(nodes, to)?;
     if slots.len() != fused.placeholders {
         return None;
     }
