@@ -111,7 +111,7 @@ impl<R> ArchivedEvents<R> {
             *count += 1;
         }
         let recipe = index as u32;
-        let block = self.first_block + self.blocks.len().saturating_sub(1) as u64;
+        let block = self.last_block();
         self.entries.push_back(Entry {
             at,
             root,
@@ -135,7 +135,7 @@ impl<R> ArchivedEvents<R> {
             };
             self.blocks.push_back(block);
         }
-        let block = self.first_block + self.blocks.len() as u64 - 1;
+        let block = self.last_block();
         let Some(last) = self.blocks.back_mut() else {
             return;
         };
@@ -151,6 +151,12 @@ impl<R> ArchivedEvents<R> {
                 len: bytes.len(),
             },
         });
+    }
+
+    /// The number of the block being filled (of the first block to come, when there is
+    /// none).
+    fn last_block(&self) -> u64 {
+        self.first_block + self.blocks.len().saturating_sub(1) as u64
     }
 
     /// How many events are kept.
@@ -179,8 +185,7 @@ impl<R> ArchivedEvents<R> {
         }
         // Blocks before the oldest event's (all of them when none is left but the one
         // being filled) hold no kept text.
-        let last = self.first_block + self.blocks.len().saturating_sub(1) as u64;
-        let keep_from = self.entries.front().map_or(last, |e| e.block);
+        let keep_from = self.entries.front().map_or(self.last_block(), |e| e.block);
         while self.first_block < keep_from {
             let Some(mut block) = self.blocks.pop_front() else {
                 break;
