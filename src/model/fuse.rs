@@ -130,8 +130,8 @@ pub struct FusedFilter {
 
 /// Prepares matching `set` on what `input` renders without scanning it, or `None` when
 /// that cannot be exact: `input` is not a transformer whose template is one JSON object
-/// (see [`super::transform::InputTransformer::top_members`]), or a policy reads a member that is not
-/// exactly one placeholder, or reads inside a member. A policy reading a key the
+/// (see [`super::transform::InputTransformer::top_members`]), or a policy reads a
+/// member that is not exactly one placeholder, or reads inside a member. A policy reading a key the
 /// template does not have finds nothing there, as on the text.
 ///
 /// At run time a placeholder's value must also be a scalar (not an object, array or an

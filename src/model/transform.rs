@@ -2008,7 +2008,7 @@ impl TargetInput {
         &self,
         top: &TopLevel<'t>,
         reserved: &Reserved<'_>,
-        slots: Option<&mut Vec<Range<usize>>>,
+        mut slots: Option<&mut Vec<Range<usize>>>,
         into: String,
     ) -> Result<Cow<'t, str>, Undeliverable> {
         match self {
@@ -2020,7 +2020,6 @@ impl TargetInput {
                 .ok_or(Undeliverable::NothingSelected),
             TargetInput::Transformer(t) => {
                 // `<aws.events.event>` parses the event only when used.
-                let mut slots = slots;
                 let (rendered, suspicious) =
                     t.render_raw(top, reserved, slots.as_deref_mut(), into);
                 if suspicious {

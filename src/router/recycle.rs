@@ -1,11 +1,11 @@
 //! Buffers handed back from the engine to the threads that prepare events.
 //!
 //! Every prepared event needs a body, and some a route list longer than fits inline,
-//! allocated on a preparing thread and done with on the engine's thread. Freeing memory that another thread allocated
-//! is the costly path of any allocator, and allocating is not free either: instead the
-//! engine gives finished buffers back ([`give_back`]) and preparing threads take them
-//! again ([`body`], [`routes`]), in batches through one lock. The pools are bounded:
-//! what does not fit is freed as usual.
+//! allocated on a preparing thread and done with on the engine's thread. Freeing memory
+//! that another thread allocated is the costly path of any allocator, and allocating is
+//! not free either: instead the engine gives finished buffers back ([`give_back`]) and
+//! preparing threads take them again ([`body`], [`routes`]), in batches through one
+//! lock. The pools are bounded: what does not fit is freed as usual.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
