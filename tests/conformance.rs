@@ -3,7 +3,9 @@
 
 use eventyard::pattern::json::{self, Json};
 use eventyard::pattern::sns::{FilterPolicy, Scope};
-use eventyard::pattern::{Matcher, Pattern, reference_matches};
+use std::collections::BTreeMap;
+
+use eventyard::pattern::{EventValue, Matcher, Pattern, reference_matches};
 
 struct Case {
     id: String,
@@ -162,4 +164,140 @@ fn sns_policy_sets_agree_with_single_policies() {
     };
     assert!(PolicySet::new(&[Some(&attributes)]).is_none());
     assert!(PolicySet::new(&vec![None; PolicySet::MAX + 1]).is_none());
+}
+
+/// The values `event` has at the leaf paths `leaves` (dotted path → field id), in
+/// document order — what an event's writer hands over instead of the text — or `None`
+/// when the writer would not (a value at a leaf path that is an object or array or sits
+/// in an array, or a key with a dot in it).
+fn leaf_values<'j>(
+    event: &'j Json,
+    leaves: &BTreeMap<String, u32>,
+) -> Option<Vec<(u32, EventValue<'j>)>> {
+    fn walk<'j>(
+        members: &'j [(String, Json)],
+        prefix: &str,
+        leaves: &BTreeMap<String, u32>,
+        out: &mut Vec<(u32, EventValue<'j>)>,
+    ) -> Option<()> {
+        for (key, value) in members {
+            if key.contains('.') {
+                return None;
+            }
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let leaf = leaves.get(&path).copied();
+            let value = match value {
+                Json::Object(inner) if leaf.is_none() => {
+                    walk(inner, &path, leaves, out)?;
+                    continue;
+                }
+                Json::Array(_) => {
+                    let below = format!("{path}.");
+                    if leaf.is_some() || leaves.keys().any(|l| l.starts_with(&below)) {
+                        return None;
+                    }
+                    continue;
+                }
+                Json::Object(_) => return None,
+                Json::Null => EventValue::Null,
+                Json::Bool(true) => EventValue::True,
+                Json::Bool(false) => EventValue::False,
+                Json::Number(raw) => EventValue::Num(raw.as_bytes()),
+                Json::String(text) => EventValue::Str(text.as_bytes()),
+            };
+            if let Some(id) = leaf {
+                out.push((id, value));
+            }
+        }
+        Some(())
+    }
+    let Json::Object(members) = event else {
+        return None;
+    };
+    let mut out = Vec::new();
+    walk(members, "", leaves, &mut out)?;
+    Some(out)
+}
+
+/// Values handed over by an event's writer give the verdicts scanning the event's text
+/// gives: every corpus pattern (in small sets, matched directly, and all together,
+/// through the index) and every body policy (in small sets), against every corpus
+/// event or message whose values a writer could hand over.
+#[test]
+fn handed_over_values_agree_with_scanning_on_the_corpora() {
+    use eventyard::pattern::sns::PolicySet;
+    let cases = load("eventbridge-patterns.jsonl", "pattern", "event");
+    let patterns: Vec<Pattern> = cases
+        .iter()
+        .filter_map(|c| Pattern::parse(&c.pattern).ok())
+        .collect();
+    let events: Vec<Json> = cases
+        .iter()
+        .filter_map(|c| json::parse(&c.event, 256).ok())
+        .collect();
+    let mut sets: Vec<&[Pattern]> = patterns.chunks(3).collect();
+    sets.push(&patterns);
+    let mut compared = 0;
+    for set in sets {
+        let mut m = Matcher::new();
+        for (i, p) in set.iter().enumerate() {
+            m.add_pattern(&i.to_string(), p.clone());
+        }
+        let leaves: BTreeMap<String, u32> = m.leaf_paths().into_iter().collect();
+        let mut scratch = eventyard::pattern::Scratch::default();
+        for event in &events {
+            let Some(values) = leaf_values(event, &leaves) else {
+                continue;
+            };
+            let text = event.to_compact();
+            let Ok(scanned) = m.matches(text.as_bytes()) else {
+                continue;
+            };
+            let mut ids = Vec::new();
+            m.matches_values(&values, &mut scratch, &mut ids);
+            let mut given: Vec<&str> = ids.iter().map(|&id| m.rule_name(id)).collect();
+            given.sort_unstable();
+            assert_eq!(given, scanned, "{text}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 20_000, "{compared}");
+
+    let cases = load("sns-filter-policies.jsonl", "policy", "message");
+    let body = |c: &&Case| c.scope.as_deref() == Some("body");
+    let policies: Vec<FilterPolicy> = cases
+        .iter()
+        .filter(body)
+        .filter_map(|c| FilterPolicy::parse(&c.pattern, Scope::MessageBody).ok())
+        .collect();
+    let messages: Vec<Json> = cases
+        .iter()
+        .filter(body)
+        .filter_map(|c| json::parse(&c.event, 256).ok())
+        .collect();
+    let mut compared = 0;
+    for chunk in policies.chunks(3) {
+        let slots: Vec<Option<&FilterPolicy>> = chunk.iter().map(Some).collect();
+        let Some(set) = PolicySet::new(&slots) else {
+            panic!("body policies make a set");
+        };
+        let leaves: BTreeMap<String, u32> = set.leaf_paths().into_iter().collect();
+        for message in &messages {
+            let Some(values) = leaf_values(message, &leaves) else {
+                continue;
+            };
+            let text = message.to_compact();
+            assert_eq!(
+                set.passes_values(&values),
+                set.passes(text.as_bytes()),
+                "{text}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 2_000, "{compared}");
 }

@@ -383,8 +383,8 @@ impl FieldIndex {
         }
         // Whether the spelling is exactly a double is only worked out when some
         // condition would take the value.
-        // A plain integer is exact and its value needs no float parsing.
-        let plain = number::plain_integer_bytes(raw);
+        // A plain decimal is exact and its value needs no general float parsing.
+        let plain = number::plain_decimal_bytes(raw);
         if self.numbers.is_empty() && !self.wants_value_of_numbers {
             return;
         }
@@ -538,7 +538,7 @@ pub(crate) fn op_matches(op: &Op, value: Value<'_>) -> bool {
         (Op::Suffix(p), Value::Str(v)) => v.ends_with(p.as_bytes()),
         (Op::Exists, _) => true,
         (Op::ExistsNotNull, v) => !matches!(v, Value::Null | Value::Str(b"")),
-        (Op::Numeric(range), Value::Num(raw)) => match number::plain_integer_bytes(raw) {
+        (Op::Numeric(range), Value::Num(raw)) => match number::plain_decimal_bytes(raw) {
             Some(v) => range.contains(v),
             None => {
                 // `comparable(raw)` in range; exactness (the costly part) is only worked

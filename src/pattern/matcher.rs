@@ -111,6 +111,65 @@ pub struct Matcher {
     root: Visit,
     /// The object paths as a tree: children of each descending path by key.
     nodes: Vec<ChildMap>,
+    /// When there are few conditions: every sub-rule with its fields, for
+    /// [`Matcher::matches_values`] to check directly (see [`DirectRules`]).
+    direct: Option<DirectRules>,
+}
+
+/// Most field conditions (over all sub-rules) that [`DirectRules`] takes: checking
+/// each against the handed-over values costs about as much as the index's
+/// bookkeeping does at this size.
+const DIRECT_MAX_FIELDS: usize = 16;
+
+/// A small rule set as plain lists, for values handed over by an event's writer (see
+/// [`Matcher::matches_values`]): each sub-rule's fields are checked in turn against
+/// the values, with the operators' own semantics ([`op_matches`], which deferred
+/// conditions use too). For a handful of rules this skips the index's per-event
+/// bookkeeping (epochs, counters, candidates), which is most of the cost there.
+struct DirectRules {
+    /// Per sub-rule, in rule order: its rule and its range in `fields`.
+    branches: Vec<(u32, std::ops::Range<usize>)>,
+    /// Every sub-rule's fields: (path id, field).
+    fields: Vec<(u32, Arc<Field>)>,
+}
+
+impl DirectRules {
+    /// Calls `each` for every rule some sub-rule of which holds for `values`, once
+    /// per rule, in rule order.
+    #[inline]
+    fn for_each_match(&self, values: &[(u32, Value<'_>)], mut each: impl FnMut(RuleId)) {
+        let mut last = u32::MAX;
+        for (rule, range) in &self.branches {
+            if *rule == last {
+                continue;
+            }
+            let fields = self.fields.get(range.clone()).unwrap_or_default();
+            if fields
+                .iter()
+                .all(|(path, field)| holds(*path, field, values))
+            {
+                last = *rule;
+                each(RuleId(*rule));
+            }
+        }
+    }
+}
+
+/// Does `field` (at path id `path`) hold for an event whose values at leaf paths are
+/// `values`: a value there satisfies an alternative, or there is none and absence
+/// satisfies (`exists: false`)?
+#[inline]
+fn holds(path: u32, field: &Field, values: &[(u32, Value<'_>)]) -> bool {
+    let mut present = false;
+    for &(id, value) in values {
+        if id == path {
+            if field.alternatives.iter().any(|a| op_matches(&a.op, value)) {
+                return true;
+            }
+            present = true;
+        }
+    }
+    !present && (field.absent_ok || field.alternatives.is_empty())
 }
 
 /// The keys of one object path that some rule needs, with what to do with each.
@@ -222,6 +281,10 @@ impl Matcher {
                 ..Visit::SKIP
             },
             nodes: vec![ChildMap::default()],
+            direct: Some(DirectRules {
+                branches: Vec::new(),
+                fields: Vec::new(),
+            }),
         }
     }
 
@@ -361,6 +424,33 @@ impl Matcher {
         );
         self.by_name.insert(name.to_string(), rule);
         self.assign_slots();
+        self.direct = self.direct_rules(DIRECT_MAX_FIELDS);
+    }
+
+    /// The rules as [`DirectRules`], when they have at most `max_fields` field
+    /// conditions.
+    fn direct_rules(&self, max_fields: usize) -> Option<DirectRules> {
+        let mut direct = DirectRules {
+            branches: Vec::new(),
+            fields: Vec::new(),
+        };
+        for (rule, entry) in self.rules.iter().enumerate() {
+            let Some(entry) = entry else { continue };
+            for branch in entry.pattern.branches() {
+                let start = direct.fields.len();
+                for field in branch {
+                    let path = self.paths.get(field.path.as_bytes())?.leaf?;
+                    direct.fields.push((path, Arc::clone(field)));
+                    if direct.fields.len() > max_fields {
+                        return None;
+                    }
+                }
+                direct
+                    .branches
+                    .push((rule as u32, start..direct.fields.len()));
+            }
+        }
+        Some(direct)
     }
 
     /// How well a field finds its sub-rule: weak operators match most values; an exact
@@ -469,6 +559,7 @@ impl Matcher {
         let removed = self.unregister(name);
         if removed {
             self.assign_slots();
+            self.direct = self.direct_rules(DIRECT_MAX_FIELDS);
         }
         removed
     }
@@ -620,6 +711,19 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<RuleId>,
     ) {
+        match &self.direct {
+            Some(direct) => direct.for_each_match(values, |id| out.push(id)),
+            None => self.matches_values_indexed(values, scratch, out),
+        }
+    }
+
+    /// [`Matcher::matches_values`] through the index (any number of rules).
+    fn matches_values_indexed(
+        &self,
+        values: &[(u32, Value<'_>)],
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
         let state = &mut scratch.state;
         state.begin(self);
         // Deferred conditions read `values` itself: nothing is recorded.
@@ -634,6 +738,10 @@ impl Matcher {
     /// [`Matcher::for_each_match`] for values recorded by the event's writer (see
     /// [`Matcher::matches_values`], whose conditions apply), on this thread's scratch.
     pub fn for_each_match_values(&self, values: &[(u32, Value<'_>)], mut each: impl FnMut(RuleId)) {
+        if let Some(direct) = &self.direct {
+            direct.for_each_match(values, each);
+            return;
+        }
         with_scratch(|scratch| {
             let mut ids = std::mem::take(&mut scratch.ids);
             ids.clear();
@@ -1195,10 +1303,8 @@ mod tests {
                             let mut scanned = Vec::new();
                             m.matches_with(event.as_bytes(), &mut scratch, &mut scanned)
                                 .unwrap();
-                            let mut given = Vec::new();
-                            m.matches_values(&values, &mut scratch, &mut given);
                             scanned.sort_unstable_by_key(|id| id.index());
-                            given.sort_unstable_by_key(|id| id.index());
+                            let given = given_both_ways(&m, &values, &mut scratch);
                             assert_eq!(given, scanned, "{event}");
                             checked += 1;
                             matched += given.len();
@@ -1209,6 +1315,155 @@ mod tests {
         }
         assert_eq!(checked, 1200);
         assert!(matched > 600, "{matched}");
+    }
+
+    /// The rules matching given `values`, sorted, after checking that the index and
+    /// [`DirectRules`] agree on them.
+    fn given_both_ways(
+        m: &Matcher,
+        values: &[(u32, Value<'_>)],
+        scratch: &mut Scratch,
+    ) -> Vec<RuleId> {
+        let mut indexed = Vec::new();
+        m.matches_values_indexed(values, scratch, &mut indexed);
+        indexed.sort_unstable_by_key(|id| id.index());
+        let mut direct = Vec::new();
+        m.direct_rules(usize::MAX)
+            .expect("every path is known")
+            .for_each_match(values, |id| direct.push(id));
+        assert_eq!(direct, indexed, "direct and indexed verdicts differ");
+        indexed
+    }
+
+    /// A pattern or event object from dotted paths and their JSON texts.
+    fn nest(fields: &[(&str, String)]) -> String {
+        let mut top = Vec::new();
+        let mut detail = Vec::new();
+        for (path, text) in fields {
+            match path.strip_prefix("detail.") {
+                Some(key) => detail.push(format!(r#""{key}": {text}"#)),
+                None => top.push(format!(r#""{path}": {text}"#)),
+            }
+        }
+        if !detail.is_empty() {
+            top.push(format!(r#""detail": {{{}}}"#, detail.join(", ")));
+        }
+        format!("{{{}}}", top.join(", "))
+    }
+
+    /// Random rule sets and events over a few paths: values handed over match as
+    /// scanning does, through the index and directly, for every operator kind,
+    /// `$or`, absence and optional fields, and values of every type.
+    #[test]
+    fn given_values_match_directly_as_scanning_does() {
+        use rand::seq::IndexedRandom;
+        use rand::{Rng, SeedableRng};
+        const PATHS: [&str; 5] = ["source", "detail-type", "detail.n", "detail.s", "detail.b"];
+        const ALTERNATIVES: [&str; 22] = [
+            r#""a""#,
+            r#""ab""#,
+            r#""B""#,
+            r#""""#,
+            "1",
+            "2.0",
+            "true",
+            "false",
+            "null",
+            r#"{"prefix": "a"}"#,
+            r#"{"suffix": "b"}"#,
+            r#"{"equals-ignore-case": "AB"}"#,
+            r#"{"wildcard": "a*"}"#,
+            r#"{"anything-but": ["a", "ab"]}"#,
+            r#"{"anything-but": {"prefix": "a"}}"#,
+            r#"{"anything-but": [1, 2]}"#,
+            r#"{"numeric": [">", 1]}"#,
+            r#"{"numeric": [">=", 0, "<", 2]}"#,
+            r#"{"exists": true}"#,
+            r#"{"exists": false}"#,
+            r#"{"cidr": "10.0.0.0/8"}"#,
+            r#"{"prefix": {"equals-ignore-case": "A"}}"#,
+        ];
+        const VALUES: [&str; 14] = [
+            r#""a""#,
+            r#""ab""#,
+            r#""AB""#,
+            r#""b""#,
+            r#""""#,
+            r#""10.1.2.3""#,
+            "1",
+            "1.0",
+            "2",
+            "-3",
+            "1e0",
+            "true",
+            "false",
+            "null",
+        ];
+        type Rng64 = rand_pcg::Pcg64;
+        fn branch(rng: &mut Rng64) -> String {
+            let mut fields: Vec<(&str, String)> = Vec::new();
+            for _ in 0..rng.random_range(1..=3) {
+                let path = PATHS.choose(rng).copied().unwrap_or("source");
+                let alternatives: Vec<&str> = (0..rng.random_range(1..=3))
+                    .filter_map(|_| ALTERNATIVES.choose(rng).copied())
+                    .collect();
+                if !fields.iter().any(|(p, _)| *p == path) {
+                    fields.push((path, format!("[{}]", alternatives.join(", "))));
+                }
+            }
+            nest(&fields)
+        }
+        let mut rng = Rng64::seed_from_u64(11);
+        let mut scratch = Scratch::default();
+        let (mut checked, mut matched) = (0, 0);
+        for _ in 0..300 {
+            let mut m = Matcher::new();
+            for r in 0..rng.random_range(1..=5) {
+                let pattern = if rng.random_bool(0.2) {
+                    format!(r#"{{"$or": [{}, {}]}}"#, branch(&mut rng), branch(&mut rng))
+                } else {
+                    branch(&mut rng)
+                };
+                m.add_rule(&format!("r{r}"), &pattern)
+                    .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+            }
+            let leaves: BTreeMap<String, u32> = m.leaf_paths().into_iter().collect();
+            for _ in 0..40 {
+                let mut present: Vec<(&str, &str)> = Vec::new();
+                for path in PATHS {
+                    if rng.random_bool(0.75) {
+                        present.push((path, VALUES.choose(&mut rng).copied().unwrap_or("1")));
+                    }
+                }
+                let fields: Vec<(&str, String)> =
+                    present.iter().map(|&(p, v)| (p, v.to_string())).collect();
+                let event = nest(&fields);
+                let values: Vec<(u32, Value<'_>)> = present
+                    .iter()
+                    .filter_map(|&(path, text)| {
+                        let id = *leaves.get(path)?;
+                        let value = match text {
+                            "true" => Value::True,
+                            "false" => Value::False,
+                            "null" => Value::Null,
+                            t if t.starts_with('"') => Value::Str(t.trim_matches('"').as_bytes()),
+                            t => Value::Num(t.as_bytes()),
+                        };
+                        Some((id, value))
+                    })
+                    .collect();
+                let mut scanned = Vec::new();
+                m.matches_with(event.as_bytes(), &mut scratch, &mut scanned)
+                    .unwrap_or_else(|e| panic!("{event}: {e}"));
+                scanned.sort_unstable_by_key(|id| id.index());
+                let given = given_both_ways(&m, &values, &mut scratch);
+                assert_eq!(given, scanned, "{event}");
+                checked += 1;
+                matched += given.len();
+            }
+        }
+        assert_eq!(checked, 12_000);
+        assert!(matched > 2_000, "{matched}");
     }
 
     #[test]

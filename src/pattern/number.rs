@@ -57,6 +57,52 @@ pub fn plain_integer_bytes(bytes: &[u8]) -> Option<f64> {
     Some(if negative { -value } else { value } as f64)
 }
 
+/// Exact powers of ten as doubles (every one up to 10^22 is).
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The value of a plain decimal text (`-?[0-9]+(\.[0-9]+)?` with at most 15 digits, as
+/// prices and measurements are written), which is always comparable: what [`parse`]
+/// returns, with [`is_exact`] known to hold, without general float parsing. The digits
+/// form an integer below 2^53 and the divisor an exact power of ten, so one correctly
+/// rounded division gives the correctly rounded value.
+#[inline]
+pub fn plain_decimal_bytes(bytes: &[u8]) -> Option<f64> {
+    let (negative, text) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    let mut mantissa: i64 = 0;
+    let mut digits = 0usize;
+    let mut point: Option<usize> = None;
+    for (i, &b) in text.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            mantissa = mantissa * 10 + i64::from(d);
+            digits += 1;
+            if digits > 15 {
+                return None;
+            }
+        } else if b == b'.' && point.is_none() && i > 0 {
+            point = Some(digits);
+        } else {
+            return None;
+        }
+    }
+    let fraction = digits - point.unwrap_or(digits);
+    if digits == 0 || (point.is_some() && fraction == 0) {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS_OF_TEN[fraction];
+    // `-0` (and `-0.0`) becomes `0` as in `parse`.
+    Some(if negative && mantissa != 0 {
+        -value
+    } else {
+        value
+    })
+}
+
 /// Is `raw` exactly the decimal value of `value`'s shortest representation?
 pub fn is_exact(raw: &str, value: f64) -> bool {
     if has_short_mantissa(raw) {
@@ -262,6 +308,77 @@ mod tests {
         assert_eq!(comparable("1e301"), Some(1e301));
         assert_eq!(comparable("-1000000000000001"), Some(-1000000000000001.0));
         assert_eq!(comparable("0.30000000000000004"), Some(0.30000000000000004));
+    }
+
+    /// Plain decimals get the value and comparability general parsing gives them;
+    /// anything else is left to it.
+    #[test]
+    fn plain_decimals_parse_as_numbers_do() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "12.5",
+            "0.1",
+            "0.30",
+            "-122.388718383713",
+            "999999999999999",
+            "99999999999999.9",
+            "0.000000000000001",
+            "123456.789012345",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..20_000 {
+            let width = rng.random_range(1..=15);
+            let int: u64 = rng.random_range(0..10u64.pow(width));
+            let places = rng.random_range(0..=15usize);
+            let mut text = int.to_string();
+            if places > 0 {
+                while text.len() <= places {
+                    text.insert(0, '0');
+                }
+                text.insert(text.len() - places, '.');
+            }
+            if rng.random_bool(0.3) {
+                text.insert(0, '-');
+            }
+            texts.push(text);
+        }
+        let mut fast = 0;
+        for text in &texts {
+            match super::plain_decimal_bytes(text.as_bytes()) {
+                Some(v) => {
+                    fast += 1;
+                    let want = super::parse(text).unwrap_or(f64::NAN);
+                    assert_eq!(v.to_bits(), want.to_bits(), "{text}");
+                    assert!(super::is_exact(text, v), "{text}");
+                }
+                None => assert!(
+                    text.trim_start_matches('-').replace('.', "").len() > 15,
+                    "{text}"
+                ),
+            }
+        }
+        assert!(fast > 10_000, "{fast}");
+        for text in [
+            "1e5",
+            "1.",
+            ".5",
+            "1.2.3",
+            "",
+            "-",
+            "1234567890123456",
+            "0x1",
+            "1-2",
+        ] {
+            assert_eq!(super::plain_decimal_bytes(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]
