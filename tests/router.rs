@@ -103,8 +103,12 @@ fn act(e: &mut Engine, line: &str) {
 }
 
 /// `created = processed + routed + dead_lettered + dropped + pending`, with pending
-/// counted from the engine's state, and queue depths never exceeding what is pending.
+/// counted from the engine's state, queue depths never exceeding what is pending, and
+/// every message held counted once per copy that carries it.
 fn assert_balanced(e: &Engine, when: &str) {
+    if let Err(problem) = e.verify_sharing() {
+        panic!("{when}: {problem}");
+    }
     let l = e.ledger();
     let outcomes = l.processed + l.routed + l.dead_lettered + l.dropped;
     assert!(

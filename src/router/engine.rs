@@ -20,6 +20,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 use slab::Slab;
 
+use super::messages::{Messages, MsgKey};
 use super::metrics::{EdgeCounters, Ledger, NodeMetrics};
 use super::produce::{Prepared, RouteBody, Routes};
 use super::trace::{Hop, HopKind, TraceOptions, Tracer};
@@ -152,7 +153,7 @@ fn via_owner(via: Via) -> Option<NodeId> {
 /// A message copy on its way to (or waiting in) a node.
 #[derive(Debug)]
 struct Letter {
-    msg: Arc<Message>,
+    msg: MsgKey,
     to: NodeId,
     via: Via,
     retry: RetrySpec,
@@ -847,6 +848,8 @@ pub struct Engine {
     seq: u64,
     heap: TimerQueue,
     letters: Slab<Letter>,
+    /// The messages the letters carry, shared by copies (counted, not reference-counted).
+    messages: Messages<Message>,
     rng: Pcg64Mcg,
     nodes: Vec<NodeRt>,
     metrics: Vec<NodeMetrics>,
@@ -894,6 +897,7 @@ impl Engine {
             seq: 0,
             heap: TimerQueue::default(),
             letters: Slab::new(),
+            messages: Messages::default(),
             rng: Pcg64Mcg::seed_from_u64(options.seed),
             nodes: Vec::new(),
             metrics: Vec::new(),
@@ -968,6 +972,28 @@ impl Engine {
     /// itself — equal to [`Ledger::pending`] when the accounting is right.
     pub fn pending_copies(&self) -> u64 {
         self.letters.len() as u64
+    }
+
+    /// Checks that every message held is counted once for each pending copy that
+    /// carries it, and that none is held without one (between steps; a self-check
+    /// for tests: a miscount would leak messages or free one still in use).
+    pub fn verify_sharing(&self) -> Result<(), String> {
+        let mut carried: HashMap<usize, u32> = HashMap::new();
+        for (_, letter) in &self.letters {
+            *carried.entry(letter.msg.slot()).or_default() += 1;
+        }
+        for (slot, copies) in self.messages.copies() {
+            let letters = carried.remove(&slot).unwrap_or(0);
+            if letters != copies {
+                return Err(format!(
+                    "message {slot} is counted {copies} times but {letters} copies carry it"
+                ));
+            }
+        }
+        match carried.into_keys().next() {
+            Some(slot) => Err(format!("copies carry message {slot}, which is not held")),
+            None => Ok(()),
+        }
     }
 
     /// Takes the trace hops recorded since the last call.
@@ -1262,9 +1288,14 @@ impl Engine {
                 if let Some(at) =
                     via_owner(letter.via).and_then(|o| remap.get(o).copied().flatten())
                 {
-                    self.tracer
-                        .hop(&letter.msg, self.now, at, HopKind::Dropped("node removed"));
+                    self.tracer.hop(
+                        &self.messages[&letter.msg],
+                        self.now,
+                        at,
+                        HopKind::Dropped("node removed"),
+                    );
                 }
+                self.retire(letter.msg);
                 self.ledger.dropped += 1;
             }
         }
@@ -1515,7 +1546,7 @@ impl Engine {
         self.ledger.created += 1;
         self.tracer.hop(&msg, self.now, id, HopKind::Produced);
         let key = self.letters.insert(Letter {
-            msg: Arc::new(msg),
+            msg: self.messages.insert(msg),
             to,
             via: Via::Producer(id),
             retry: no_retry(),
@@ -1656,17 +1687,11 @@ impl Engine {
     /// Lets go of a message; when it was the last copy, its body goes back to the
     /// preparing threads for reuse (see [`super::recycle`]).
     #[inline]
-    fn retire(&mut self, mut msg: Arc<Message>) {
-        // Messages are shared on this thread only: a count above one stays above one
-        // (dropping is then one atomic operation instead of a failed exchange and a drop).
-        if Arc::strong_count(&msg) > 1 {
-            return;
-        }
-        // The body is taken where it is (the message is not moved out first).
-        if let Some(last) = Arc::get_mut(&mut msg)
+    fn retire(&mut self, msg: MsgKey) {
+        if let Some(last) = self.messages.release(msg)
             && super::recycle::keeps(&last.body)
         {
-            self.spare_bodies.push(std::mem::take(&mut last.body));
+            self.spare_bodies.push(last.body);
             self.give_back_spares();
         }
     }
@@ -1696,8 +1721,13 @@ impl Engine {
         let letter = self.letters.remove(key);
         self.metrics[at].drop(reason);
         self.ledger.dropped += 1;
-        self.tracer
-            .hop(&letter.msg, self.now, at, HopKind::Dropped(reason));
+        self.tracer.hop(
+            &self.messages[&letter.msg],
+            self.now,
+            at,
+            HopKind::Dropped(reason),
+        );
+        self.retire(letter.msg);
     }
 
     /// Puts a letter on a bus; `routes`: its deliveries, when they were prepared (they
@@ -1720,7 +1750,7 @@ impl Engine {
         self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
         // A producer's own event, put just now: what prepared it can write it again.
-        let recipe = match (&routes, letter.via, msg.origin) {
+        let recipe = match (&routes, letter.via, self.messages[&msg].origin) {
             (Some(_), Via::Producer(p), Some(origin)) => Some((p, origin)),
             _ => None,
         };
@@ -1736,7 +1766,7 @@ impl Engine {
                 let scanned = super::produce::route(
                     &cfg,
                     &self.compiled.nodes,
-                    &msg.body,
+                    &self.messages[&msg].body,
                     &self.time_text.1,
                     &mut self.scratch,
                     &mut self.rule_ids,
@@ -1749,8 +1779,12 @@ impl Engine {
                     None => {
                         self.metrics[bus].drop("malformed event");
                         self.ledger.dropped += 1;
-                        self.tracer
-                            .hop(&msg, self.now, bus, HopKind::Dropped("malformed event"));
+                        self.tracer.hop(
+                            &self.messages[&msg],
+                            self.now,
+                            bus,
+                            HopKind::Dropped("malformed event"),
+                        );
                     }
                 }
             }
@@ -1760,7 +1794,7 @@ impl Engine {
 
     /// The rest of [`Engine::put_on_bus`] once the bus accepted `msg`: sends a copy to
     /// every target of every live matched rule in `routes` (emptying it).
-    fn route_on_bus(&mut self, bus: NodeId, msg: &Arc<Message>, routes: &mut Routes) {
+    fn route_on_bus(&mut self, bus: NodeId, msg: &MsgKey, routes: &mut Routes) {
         let NodeRt::Bus(b) = &self.nodes[bus] else {
             return;
         };
@@ -1770,7 +1804,8 @@ impl Engine {
             self.metrics[bus].counters.filtered += 1;
             self.metrics[bus].drop("no rule matched");
             self.ledger.dropped += 1;
-            self.tracer.hop(msg, self.now, bus, HopKind::NoMatch);
+            self.tracer
+                .hop(&self.messages[msg], self.now, bus, HopKind::NoMatch);
             return;
         }
         self.metrics[bus].counters.matched += 1;
@@ -1785,8 +1820,12 @@ impl Engine {
             }
             if route.rule != last_rule {
                 last_rule = route.rule;
-                self.tracer
-                    .hop(msg, self.now, bus, HopKind::Matched(route.rule));
+                self.tracer.hop(
+                    &self.messages[msg],
+                    self.now,
+                    bus,
+                    HopKind::Matched(route.rule),
+                );
             }
             // What the delivery needs of the target, read here (not holding the bus's
             // configuration across the delivery, which would cost reference counting).
@@ -1824,12 +1863,14 @@ impl Engine {
                 continue;
             }
             let copy = if body.is_none() && group_id.is_none() {
-                msg.clone()
+                self.messages.share(msg)
             } else {
-                Arc::new(Message {
+                let shared = &self.messages[msg];
+                let copy = Message {
                     group_id,
-                    ..msg.descendant(body.unwrap_or_else(|| msg.body.clone()))
-                })
+                    ..shared.descendant(body.unwrap_or_else(|| shared.body.clone()))
+                };
+                self.messages.insert(copy)
             };
             self.ledger.created += 1;
             let key = self.letters.insert(Letter {
@@ -1868,7 +1909,8 @@ impl Engine {
 
     /// Keeps `msg` in the bus's archives: as its recipe when `recipe` names the
     /// producer that just prepared it (and which of its events it is), else as text.
-    fn archive(&mut self, bus: NodeId, msg: &Arc<Message>, recipe: Option<(NodeId, Origin)>) {
+    fn archive(&mut self, bus: NodeId, msg: &MsgKey, recipe: Option<(NodeId, Origin)>) {
+        let msg = &self.messages[msg];
         let count = match &self.nodes[bus] {
             NodeRt::Bus(b) => b.archives.len(),
             _ => 0,
@@ -1954,6 +1996,14 @@ impl Engine {
         let letter = self.letters.remove(key);
         self.count_delivered(letter.edge, letter.via);
         let msg = letter.msg;
+        self.publish_copies(topic, &msg, known);
+        self.retire(msg);
+    }
+
+    /// The rest of [`Engine::publish`] once the topic took `msg`: a copy to every
+    /// subscription whose filter policy passes (`known`: the body policies' verdicts,
+    /// when they were worked out as the route was prepared).
+    fn publish_copies(&mut self, topic: NodeId, msg: &MsgKey, known: Option<u64>) {
         let NodeRt::Topic(t) = &self.nodes[topic] else {
             return;
         };
@@ -1962,11 +2012,11 @@ impl Engine {
             t.cfg
                 .policy_set
                 .as_ref()
-                .map(|set| set.passes(msg.body.as_bytes()))
+                .map(|set| set.passes(self.messages[msg].body.as_bytes()))
         });
         let subscriptions = t.cfg.subscriptions.len();
         let mut copies = 0;
-        let mut envelope: Option<Arc<Message>> = None;
+        let mut envelope: Option<MsgKey> = None;
         for i in 0..subscriptions {
             // What the delivery needs of the subscription, read here (not holding the
             // topic's configuration across the delivery, which would cost reference
@@ -1980,10 +2030,11 @@ impl Engine {
                 (None, _) => true,
                 (Some(_), Some(passes)) => passes & (1 << i) != 0,
                 (Some(p), None) => {
+                    let shared = &self.messages[msg];
                     let input = match p.scope() {
-                        crate::pattern::sns::Scope::MessageBody => msg.body.as_bytes(),
+                        crate::pattern::sns::Scope::MessageBody => shared.body.as_bytes(),
                         crate::pattern::sns::Scope::MessageAttributes => {
-                            msg.attributes.as_deref().unwrap_or("{}").as_bytes()
+                            shared.attributes.as_deref().unwrap_or("{}").as_bytes()
                         }
                     };
                     p.matches(input).unwrap_or(false)
@@ -1993,21 +2044,28 @@ impl Engine {
             if !pass {
                 self.edges[edge as usize].filtered += 1;
                 self.metrics[topic].counters.filtered += 1;
-                self.tracer
-                    .hop(&msg, self.now, topic, HopKind::Filtered(i as u32));
+                self.tracer.hop(
+                    &self.messages[msg],
+                    self.now,
+                    topic,
+                    HopKind::Filtered(i as u32),
+                );
                 continue;
             }
             self.metrics[topic].counters.matched += 1;
             copies += 1;
             self.ledger.created += 1;
             let copy = if raw {
-                msg.clone()
+                self.messages.share(msg)
             } else {
                 if envelope.is_none() {
                     let arn = t.cfg.info.arn.clone();
-                    envelope = Some(self.sns_envelope(&arn, &msg));
+                    envelope = Some(self.sns_envelope(&arn, msg));
                 }
-                envelope.clone().unwrap_or_else(|| msg.clone())
+                match &envelope {
+                    Some(e) => self.messages.share(e),
+                    None => self.messages.share(msg),
+                }
             };
             let key = self.letters.insert(Letter {
                 msg: copy,
@@ -2027,6 +2085,9 @@ impl Engine {
             });
             self.deliver(key, to);
         }
+        if let Some(envelope) = envelope {
+            self.retire(envelope);
+        }
         if copies == 0 {
             self.metrics[topic].drop("no subscription matched");
             self.ledger.dropped += 1;
@@ -2036,10 +2097,11 @@ impl Engine {
     }
 
     /// The JSON SNS delivers when raw message delivery is off.
-    fn sns_envelope(&mut self, topic_arn: &str, msg: &Arc<Message>) -> Arc<Message> {
+    fn sns_envelope(&mut self, topic_arn: &str, msg: &MsgKey) -> MsgKey {
         let id =
             uuid::Builder::from_random_bytes(self.rng.random::<u128>().to_le_bytes()).into_uuid();
         let time = self.time_text().to_string();
+        let msg = &self.messages[msg];
         let mut body = String::with_capacity(msg.body.len() + 256);
         body.push_str("{\"Type\":\"Notification\",\"MessageId\":\"");
         crate::model::template::push_uuid_text(&mut body, id);
@@ -2052,12 +2114,13 @@ impl Engine {
         body.push_str("\",\"SignatureVersion\":\"1\",\"MessageAttributes\":");
         body.push_str(msg.attributes.as_deref().unwrap_or("{}"));
         body.push('}');
-        Arc::new(Message {
+        let envelope = Message {
             attributes: msg.attributes.clone(),
             group_id: msg.group_id.clone(),
             dedup_id: msg.dedup_id.clone(),
             ..msg.descendant(body)
-        })
+        };
+        self.messages.insert(envelope)
     }
 
     /// FIFO deduplication at a topic or queue: true (and the letter dropped, counted)
@@ -2072,7 +2135,7 @@ impl Engine {
         content_based: bool,
         record: bool,
     ) -> bool {
-        let msg = &self.letters[key].msg;
+        let msg = &self.messages[&self.letters[key].msg];
         let id = msg
             .dedup_id
             .clone()
@@ -2092,8 +2155,13 @@ impl Engine {
         self.count_delivered(letter.edge, letter.via);
         self.metrics[node].drop("duplicate within 5 minutes");
         self.ledger.dropped += 1;
-        self.tracer
-            .hop(&letter.msg, self.now, node, HopKind::Dropped("duplicate"));
+        self.tracer.hop(
+            &self.messages[&letter.msg],
+            self.now,
+            node,
+            HopKind::Dropped("duplicate"),
+        );
+        self.retire(letter.msg);
         true
     }
 
@@ -2132,7 +2200,7 @@ impl Engine {
         }
         let letter = &mut self.letters[key];
         letter.to = queue;
-        let group = letter.msg.group_id.clone();
+        let group = self.messages[&letter.msg].group_id.clone();
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
@@ -2151,8 +2219,12 @@ impl Engine {
         self.metrics[queue].set_depth(depth);
         let (edge, via) = (self.letters[key].edge, self.letters[key].via);
         self.count_delivered(edge, via);
-        self.tracer
-            .hop(&self.letters[key].msg, self.now, queue, HopKind::Queued);
+        self.tracer.hop(
+            &self.messages[&self.letters[key].msg],
+            self.now,
+            queue,
+            HopKind::Queued,
+        );
         self.dispatch(queue);
     }
 
@@ -2192,7 +2264,7 @@ impl Engine {
             letter.received_at = self.now;
             if max_receives.is_some_and(|m| letter.receives > m) && dlq.is_some() {
                 // SQS moves a message on the receive that exceeds maxReceiveCount.
-                let group = self.letters[key].msg.group_id.clone();
+                let group = self.messages[&self.letters[key].msg].group_id.clone();
                 self.release_group(queue, group);
                 self.metrics[queue].counters.dlq += 1;
                 self.refresh_depth(queue);
@@ -2286,7 +2358,7 @@ impl Engine {
     /// without making a letter: the counts, depth gauge, latency, probes and trace hops
     /// are those of [`Self::push_to_consumer`], [`Self::start_processing`] and
     /// [`Self::complete`] for such a copy.
-    fn consume_now(&mut self, msg: &Message, consumer: NodeId, edge: u32, via: Via) {
+    fn consume_now(&mut self, msg: &MsgKey, consumer: NodeId, edge: u32, via: Via) {
         self.count_delivered(edge, via);
         let NodeRt::Consumer(c) = &self.nodes[consumer] else {
             return;
@@ -2296,17 +2368,19 @@ impl Engine {
         m.counters.received += 1;
         m.set_depth(busy + 1);
         m.set_depth(busy);
-        self.tracer.hop(msg, self.now, consumer, HopKind::Started);
+        self.tracer
+            .hop(&self.messages[msg], self.now, consumer, HopKind::Started);
         self.record_processed(consumer, msg);
     }
 
     /// A consumer finished `msg`: counts, end-to-end latency, the throughput series,
     /// `reaches` probes and the trace hop.
     #[inline]
-    fn record_processed(&mut self, consumer: NodeId, msg: &Message) {
+    fn record_processed(&mut self, consumer: NodeId, msg: &MsgKey) {
         let m = &mut self.metrics[consumer];
         m.counters.processed += 1;
-        m.record_latency(self.now - msg.produced_at);
+        let shared = &self.messages[msg];
+        m.record_latency(self.now - shared.produced_at);
         self.ledger.processed += 1;
         if let Some(slot) = self.series_nodes.get(consumer).copied().flatten() {
             let sec = (self.now / 1_000_000_000) as usize;
@@ -2316,8 +2390,11 @@ impl Engine {
             }
             s[sec] += 1;
         }
-        self.probe(consumer, msg);
-        self.tracer.hop(msg, self.now, consumer, HopKind::Processed);
+        let shared = &self.messages[msg];
+        let (tracked_type, root) = (shared.tracked_type, shared.root);
+        self.tracer
+            .hop(shared, self.now, consumer, HopKind::Processed);
+        self.probe(consumer, tracked_type, root);
     }
 
     fn start_processing(&mut self, key: LetterKey, consumer: NodeId) {
@@ -2340,9 +2417,12 @@ impl Engine {
             }
             _ => (latency, None),
         };
-        let letter = &self.letters[key];
-        self.tracer
-            .hop(&letter.msg, self.now, consumer, HopKind::Started);
+        self.tracer.hop(
+            &self.messages[&self.letters[key].msg],
+            self.now,
+            consumer,
+            HopKind::Started,
+        );
         if delay == 0 && !matches!(self.nodes[self.letters[key].to], NodeRt::Queue(_)) {
             // Instant work (a sink) finishes now, without a timer; queue deliveries
             // always go through the timer so a backlog cannot recurse.
@@ -2375,7 +2455,8 @@ impl Engine {
                 let letter = self.letters.remove(key);
                 self.record_processed(consumer, &letter.msg);
                 if from_queue {
-                    self.release_group(queue, letter.msg.group_id.clone());
+                    let group = self.messages[&letter.msg].group_id.clone();
+                    self.release_group(queue, group);
                     if let NodeRt::Queue(q) = &mut self.nodes[queue] {
                         q.in_flight -= 1;
                     }
@@ -2385,9 +2466,12 @@ impl Engine {
             }
             Some(error) => {
                 let code = error.code();
-                let msg = self.letters[key].msg.clone();
-                self.tracer
-                    .hop(&msg, self.now, consumer, HopKind::Failed(code));
+                self.tracer.hop(
+                    &self.messages[&self.letters[key].msg],
+                    self.now,
+                    consumer,
+                    HopKind::Failed(code),
+                );
                 if from_queue {
                     self.metrics[consumer].counters.failed += 1;
                     // The message reappears when its visibility timeout ends.
@@ -2445,14 +2529,14 @@ impl Engine {
         if !self.letters.contains(key) {
             return;
         }
-        let group = self.letters[key].msg.group_id.clone();
+        let group = self.messages[&self.letters[key].msg].group_id.clone();
         self.release_group(queue, group);
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
         q.in_flight -= 1;
         q.waiting += 1;
-        match self.letters[key].msg.group_id.clone() {
+        match self.messages[&self.letters[key].msg].group_id.clone() {
             Some(g) if q.cfg.as_ref().is_some_and(|c| c.config.fifo) => {
                 let list = q.groups.entry(g.clone()).or_default();
                 list.push_front(key);
@@ -2466,8 +2550,8 @@ impl Engine {
         self.dispatch(queue);
     }
 
-    fn probe(&mut self, consumer: NodeId, msg: &Message) {
-        if msg.tracked_type == u32::MAX {
+    fn probe(&mut self, consumer: NodeId, tracked_type: u32, root: u64) {
+        if tracked_type == u32::MAX {
             return;
         }
         let now = self.now;
@@ -2475,14 +2559,14 @@ impl Engine {
             if p.consumer != Some(consumer) {
                 continue;
             }
-            if let Some(at) = p.pending.remove(&msg.root) {
+            if let Some(at) = p.pending.remove(&root) {
                 let took = now - at;
                 p.worst = p.worst.max(took);
                 if took <= p.within {
                     p.reached += 1;
                 } else {
                     p.late += 1;
-                    p.first_violation.get_or_insert((msg.root, took));
+                    p.first_violation.get_or_insert((root, took));
                 }
             }
         }
@@ -2551,9 +2635,12 @@ impl Engine {
         if let Some(e) = self.edges.get_mut(self.letters[key].edge as usize) {
             e.retried += 1;
         }
-        let msg = self.letters[key].msg.clone();
-        self.tracer
-            .hop(&msg, self.now, at, HopKind::Retry(n, failure.code));
+        self.tracer.hop(
+            &self.messages[&self.letters[key].msg],
+            self.now,
+            at,
+            HopKind::Retry(n, failure.code),
+        );
         self.schedule(self.now.saturating_add(delay), TimerKind::Retry(id32(key)));
     }
 
@@ -2571,6 +2658,7 @@ impl Engine {
         let Some(dlq) = dlq else {
             self.metrics[owner].drop("no dead-letter queue");
             self.ledger.dropped += 1;
+            self.retire(letter.msg);
             return;
         };
         self.ledger.dead_lettered += 1;
@@ -2590,15 +2678,18 @@ impl Engine {
             attrs.insert("EXHAUSTED_RETRY_CONDITION", condition.to_string());
             attrs.insert("RETRY_ATTEMPTS", letter.retries.to_string());
         }
-        let msg = Arc::new(Message {
-            attributes: letter.msg.attributes.clone(),
+        let failed = &self.messages[&letter.msg];
+        let msg = Message {
+            attributes: failed.attributes.clone(),
             tracked_type: u32::MAX,
-            group_id: letter.msg.group_id.clone(),
+            group_id: failed.group_id.clone(),
             dlq_attributes: (!attrs.is_empty()).then(|| Box::new(attrs)),
-            ..letter.msg.descendant(letter.msg.body.clone())
-        });
+            ..failed.descendant(failed.body.clone())
+        };
+        self.retire(letter.msg);
         self.tracer
             .hop(&msg, self.now, owner, HopKind::DeadLettered);
+        let msg = self.messages.insert(msg);
         self.ledger.created += 1;
         let edge = self.edge(owner, dlq, "dlq".into());
         self.edges[edge as usize].sent += 1;
@@ -2799,7 +2890,7 @@ impl Engine {
             };
             self.ledger.created += 1;
             self.metrics[archive].counters.delivered += 1;
-            let copy = Arc::new(Message {
+            let copy = self.messages.insert(Message {
                 body,
                 attributes: None,
                 root: archived.root,
@@ -2941,7 +3032,7 @@ impl Engine {
         };
         self.ledger.created += 1;
         let key = self.letters.insert(Letter {
-            msg: Arc::new(msg),
+            msg: self.messages.insert(msg),
             to: bus,
             via: Via::Api,
             retry: no_retry(),
@@ -2956,7 +3047,7 @@ impl Engine {
     }
 
     fn track_produced(&mut self, key: LetterKey) {
-        let msg = &self.letters[key].msg;
+        let msg = &self.messages[&self.letters[key].msg];
         if msg.tracked_type == u32::MAX {
             return;
         }
@@ -3159,7 +3250,8 @@ mod tests {
         let delivered: HashMap<u64, String> = engine
             .letters
             .iter()
-            .map(|(_, l)| (l.msg.root, l.msg.body.clone()))
+            .map(|(_, l)| &engine.messages[&l.msg])
+            .map(|m| (m.root, m.body.clone()))
             .collect();
         let a = engine.compiled.node_id("a").expect("archive");
         let NodeRt::Archive(rt) = &engine.nodes[a] else {

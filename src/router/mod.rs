@@ -11,6 +11,7 @@
 mod archive;
 pub mod engine;
 pub mod live;
+mod messages;
 pub mod metrics;
 pub mod produce;
 mod recycle;

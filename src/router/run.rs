@@ -212,6 +212,7 @@ pub fn run(
         }
     }
     let wall = started.elapsed().as_secs_f64();
+    debug_assert_eq!(engine.verify_sharing(), Ok(()), "messages counted per copy");
     flush_trace(&mut engine, &mut trace)?;
     Ok(report(&engine, scenario.as_ref(), options, duration, wall))
 }
