@@ -55,25 +55,44 @@ const PARALLEL_FILL: usize = 256;
 pub struct Message {
     /// The body: an EventBridge event or a message body (JSON text).
     pub body: String,
-    /// SNS/SQS message attributes (`{"name": {"Type": "String", "Value": "x"}}`).
-    pub attributes: Option<String>,
     /// The produced event this copy descends from.
     pub root: u64,
     /// When that event was produced.
     pub produced_at: SimTime,
     /// Index of its `detail-type` among the tracked ones (`u32::MAX`: not tracked).
     pub tracked_type: u32,
+    /// Whether this event is traced.
+    pub traced: bool,
+    /// For an event as its producer wrote it: which of the producer's events it is (its
+    /// body can be written again from that, identically; archives keep only this).
+    pub origin: Option<Origin>,
+    /// What few messages carry (kept apart, so that the many without it are small to
+    /// move): attributes, FIFO ids, DLQ attributes.
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rarely set parts of a [`Message`].
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// SNS/SQS message attributes (`{"name": {"Type": "String", "Value": "x"}}`).
+    pub attributes: Option<String>,
     /// FIFO message group.
     pub group_id: Option<Arc<str>>,
     /// FIFO deduplication id.
     pub dedup_id: Option<Arc<str>>,
-    /// Whether this event is traced.
-    pub traced: bool,
     /// Set when the message was dead-lettered: the attributes EventBridge/SNS add.
-    pub dlq_attributes: Option<Box<BTreeMap<&'static str, String>>>,
-    /// For an event as its producer wrote it: which of the producer's events it is (its
-    /// body can be written again from that, identically; archives keep only this).
-    pub origin: Option<Origin>,
+    pub dlq_attributes: Option<BTreeMap<&'static str, String>>,
+}
+
+impl Extra {
+    /// Boxed, or `None` when nothing is set.
+    fn boxed(self) -> Option<Box<Extra>> {
+        let set = self.attributes.is_some()
+            || self.group_id.is_some()
+            || self.dedup_id.is_some()
+            || self.dlq_attributes.is_some();
+        set.then(|| Box::new(self))
+    }
 }
 
 /// Which of its producer's events a message is (see [`super::produce::prepare`]).
@@ -91,16 +110,28 @@ impl Message {
     fn descendant(&self, body: String) -> Message {
         Message {
             body,
-            attributes: None,
             root: self.root,
             produced_at: self.produced_at,
             tracked_type: self.tracked_type,
-            group_id: None,
-            dedup_id: None,
             traced: self.traced,
-            dlq_attributes: None,
             origin: None,
+            extra: None,
         }
+    }
+
+    /// SNS/SQS message attributes.
+    pub fn attributes(&self) -> Option<&str> {
+        self.extra.as_ref()?.attributes.as_deref()
+    }
+
+    /// FIFO message group.
+    pub fn group_id(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.group_id.as_ref()
+    }
+
+    /// FIFO deduplication id.
+    pub fn dedup_id(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.dedup_id.as_ref()
     }
 }
 
@@ -1530,18 +1561,21 @@ impl Engine {
         self.roots += 1;
         let msg = Message {
             body: prepared.body,
-            attributes: prepared.attributes,
             root,
             produced_at: self.now,
             tracked_type: prepared.tracked_type,
-            group_id: prepared.group_id,
-            dedup_id: prepared.dedup_id,
             traced: self.tracer.wants(root),
-            dlq_attributes: None,
             origin: Some(Origin {
                 seq: prepared.seq,
                 time: prepared.time,
             }),
+            extra: Extra {
+                attributes: prepared.attributes,
+                group_id: prepared.group_id,
+                dedup_id: prepared.dedup_id,
+                dlq_attributes: None,
+            }
+            .boxed(),
         };
         self.ledger.created += 1;
         self.tracer.hop(&msg, self.now, id, HopKind::Produced);
@@ -1688,12 +1722,13 @@ impl Engine {
     /// preparing threads for reuse (see [`super::recycle`]).
     #[inline]
     fn retire(&mut self, msg: MsgKey) {
-        if let Some(last) = self.messages.release(msg)
-            && super::recycle::keeps(&last.body)
-        {
-            self.spare_bodies.push(last.body);
-            self.give_back_spares();
-        }
+        let spares = &mut self.spare_bodies;
+        self.messages.release(msg, |last| {
+            if super::recycle::keeps(&last.body) {
+                spares.push(std::mem::take(&mut last.body));
+            }
+        });
+        self.give_back_spares();
     }
 
     /// Lets go of a route list (emptied): one on the heap is kept for reuse.
@@ -1867,7 +1902,11 @@ impl Engine {
             } else {
                 let shared = &self.messages[msg];
                 let copy = Message {
-                    group_id,
+                    extra: Extra {
+                        group_id,
+                        ..Extra::default()
+                    }
+                    .boxed(),
                     ..shared.descendant(body.unwrap_or_else(|| shared.body.clone()))
                 };
                 self.messages.insert(copy)
@@ -2034,7 +2073,7 @@ impl Engine {
                     let input = match p.scope() {
                         crate::pattern::sns::Scope::MessageBody => shared.body.as_bytes(),
                         crate::pattern::sns::Scope::MessageAttributes => {
-                            shared.attributes.as_deref().unwrap_or("{}").as_bytes()
+                            shared.attributes().unwrap_or("{}").as_bytes()
                         }
                     };
                     p.matches(input).unwrap_or(false)
@@ -2112,12 +2151,16 @@ impl Engine {
         body.push_str(",\"Timestamp\":\"");
         body.push_str(&time);
         body.push_str("\",\"SignatureVersion\":\"1\",\"MessageAttributes\":");
-        body.push_str(msg.attributes.as_deref().unwrap_or("{}"));
+        body.push_str(msg.attributes().unwrap_or("{}"));
         body.push('}');
         let envelope = Message {
-            attributes: msg.attributes.clone(),
-            group_id: msg.group_id.clone(),
-            dedup_id: msg.dedup_id.clone(),
+            extra: Extra {
+                attributes: msg.attributes().map(String::from),
+                group_id: msg.group_id().cloned(),
+                dedup_id: msg.dedup_id().cloned(),
+                dlq_attributes: None,
+            }
+            .boxed(),
             ..msg.descendant(body)
         };
         self.messages.insert(envelope)
@@ -2137,8 +2180,8 @@ impl Engine {
     ) -> bool {
         let msg = &self.messages[&self.letters[key].msg];
         let id = msg
-            .dedup_id
-            .clone()
+            .dedup_id()
+            .cloned()
             .or_else(|| content_based.then(|| Arc::from(format!("{:016x}", fxhash(&msg.body)))));
         let dedup = match &mut self.nodes[node] {
             NodeRt::Topic(t) => &mut t.dedup,
@@ -2200,7 +2243,7 @@ impl Engine {
         }
         let letter = &mut self.letters[key];
         letter.to = queue;
-        let group = self.messages[&letter.msg].group_id.clone();
+        let group = self.messages[&letter.msg].group_id().cloned();
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
@@ -2264,7 +2307,7 @@ impl Engine {
             letter.received_at = self.now;
             if max_receives.is_some_and(|m| letter.receives > m) && dlq.is_some() {
                 // SQS moves a message on the receive that exceeds maxReceiveCount.
-                let group = self.messages[&self.letters[key].msg].group_id.clone();
+                let group = self.messages[&self.letters[key].msg].group_id().cloned();
                 self.release_group(queue, group);
                 self.metrics[queue].counters.dlq += 1;
                 self.refresh_depth(queue);
@@ -2455,7 +2498,7 @@ impl Engine {
                 let letter = self.letters.remove(key);
                 self.record_processed(consumer, &letter.msg);
                 if from_queue {
-                    let group = self.messages[&letter.msg].group_id.clone();
+                    let group = self.messages[&letter.msg].group_id().cloned();
                     self.release_group(queue, group);
                     if let NodeRt::Queue(q) = &mut self.nodes[queue] {
                         q.in_flight -= 1;
@@ -2529,14 +2572,14 @@ impl Engine {
         if !self.letters.contains(key) {
             return;
         }
-        let group = self.messages[&self.letters[key].msg].group_id.clone();
+        let group = self.messages[&self.letters[key].msg].group_id().cloned();
         self.release_group(queue, group);
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
         q.in_flight -= 1;
         q.waiting += 1;
-        match self.messages[&self.letters[key].msg].group_id.clone() {
+        match self.messages[&self.letters[key].msg].group_id().cloned() {
             Some(g) if q.cfg.as_ref().is_some_and(|c| c.config.fifo) => {
                 let list = q.groups.entry(g.clone()).or_default();
                 list.push_front(key);
@@ -2680,10 +2723,14 @@ impl Engine {
         }
         let failed = &self.messages[&letter.msg];
         let msg = Message {
-            attributes: failed.attributes.clone(),
             tracked_type: u32::MAX,
-            group_id: failed.group_id.clone(),
-            dlq_attributes: (!attrs.is_empty()).then(|| Box::new(attrs)),
+            extra: Extra {
+                attributes: failed.attributes().map(String::from),
+                group_id: failed.group_id().cloned(),
+                dedup_id: None,
+                dlq_attributes: (!attrs.is_empty()).then_some(attrs),
+            }
+            .boxed(),
             ..failed.descendant(failed.body.clone())
         };
         self.retire(letter.msg);
@@ -2892,15 +2939,12 @@ impl Engine {
             self.metrics[archive].counters.delivered += 1;
             let copy = self.messages.insert(Message {
                 body,
-                attributes: None,
                 root: archived.root,
                 produced_at: self.now,
                 tracked_type: u32::MAX,
-                group_id: None,
-                dedup_id: None,
                 traced: archived.traced,
-                dlq_attributes: None,
                 origin: None,
+                extra: None,
             });
             let edge = self.edge(archive, bus, "replay".into());
             self.edges[edge as usize].sent += 1;
@@ -3021,14 +3065,11 @@ impl Engine {
         let msg = Message {
             tracked_type: super::produce::tracked_type_of(&body, &self.tracked_types),
             body,
-            attributes: None,
             root,
             produced_at: self.now,
-            group_id: None,
-            dedup_id: None,
             traced: self.tracer.wants(root),
-            dlq_attributes: None,
             origin: None,
+            extra: None,
         };
         self.ledger.created += 1;
         let key = self.letters.insert(Letter {

@@ -10,8 +10,6 @@
 //! copy is made only with [`Messages::share`], and a key is given up only with
 //! [`Messages::release`] (dropping a key without releasing it keeps the message).
 
-use slab::Slab;
-
 /// One copy of a message held in [`Messages`].
 #[derive(Debug, PartialEq, Eq, Hash)]
 #[must_use = "a message copy is released with Messages::release"]
@@ -24,22 +22,27 @@ impl MsgKey {
     }
 }
 
-/// A message with the number of copies that hold it.
+/// A slot: a message with the number of copies that hold it, or a free slot.
 #[derive(Debug)]
-struct Shared<M> {
-    msg: M,
+struct Slot<M> {
+    msg: Option<M>,
     copies: u32,
 }
 
 /// The messages in flight (see the module documentation).
 #[derive(Debug)]
 pub struct Messages<M> {
-    slots: Slab<Shared<M>>,
+    slots: Vec<Slot<M>>,
+    /// Free slots, reused last freed first (its memory is likely still cached).
+    free: Vec<usize>,
 }
 
 impl<M> Default for Messages<M> {
     fn default() -> Self {
-        Messages { slots: Slab::new() }
+        Messages {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
     }
 }
 
@@ -47,32 +50,57 @@ impl<M> Messages<M> {
     /// Keeps a new message; the key is its first copy.
     #[inline]
     pub fn insert(&mut self, msg: M) -> MsgKey {
-        MsgKey(self.slots.insert(Shared { msg, copies: 1 }))
+        if let Some(i) = self.free.pop()
+            && let Some(slot) = self.slots.get_mut(i)
+        {
+            *slot = Slot {
+                msg: Some(msg),
+                copies: 1,
+            };
+            return MsgKey(i);
+        }
+        self.slots.push(Slot {
+            msg: Some(msg),
+            copies: 1,
+        });
+        MsgKey(self.slots.len() - 1)
     }
 
     /// Another copy of the message `key` holds.
     #[inline]
     pub fn share(&mut self, key: &MsgKey) -> MsgKey {
-        if let Some(shared) = self.slots.get_mut(key.0) {
-            shared.copies += 1;
+        if let Some(slot) = self.slots.get_mut(key.0) {
+            slot.copies += 1;
         }
         MsgKey(key.0)
     }
 
-    /// Lets go of a copy; the message itself when that was its last copy.
+    /// Lets go of a copy. When it was the message's last, `last` may take what it
+    /// wants of the message (where it is: the message is not moved) before it is
+    /// dropped.
     #[inline]
-    pub fn release(&mut self, key: MsgKey) -> Option<M> {
-        let shared = self.slots.get_mut(key.0)?;
-        shared.copies -= 1;
-        if shared.copies > 0 {
-            return None;
+    pub fn release(&mut self, key: MsgKey, last: impl FnOnce(&mut M)) {
+        let Some(slot) = self.slots.get_mut(key.0) else {
+            return;
+        };
+        slot.copies = slot.copies.saturating_sub(1);
+        if slot.copies > 0 {
+            return;
         }
-        Some(self.slots.remove(key.0).msg)
+        if let Some(msg) = slot.msg.as_mut() {
+            last(msg);
+        }
+        slot.msg = None;
+        self.free.push(key.0);
     }
 
     /// The copies counted for each message held, by slot.
     pub fn copies(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
-        self.slots.iter().map(|(slot, s)| (slot, s.copies))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.msg.is_some())
+            .map(|(i, s)| (i, s.copies))
     }
 }
 
@@ -81,7 +109,10 @@ impl<M> std::ops::Index<&MsgKey> for Messages<M> {
 
     #[inline]
     fn index(&self, key: &MsgKey) -> &M {
-        &self.slots[key.0].msg
+        match self.slots.get(key.0).and_then(|s| s.msg.as_ref()) {
+            Some(msg) => msg,
+            None => panic!("message {} was released", key.0),
+        }
     }
 }
 
@@ -97,12 +128,17 @@ mod tests {
         let third = messages.share(&second);
         assert_eq!(messages[&third], "event");
         assert_eq!(messages.copies().collect::<Vec<_>>(), [(first.slot(), 3)]);
-        assert_eq!(messages.release(first), None);
-        assert_eq!(messages.release(third), None);
+        let mut last = Vec::new();
+        messages.release(first, |m| last.push(std::mem::take(m)));
+        messages.release(third, |m| last.push(std::mem::take(m)));
+        assert!(last.is_empty());
         assert_eq!(messages.copies().count(), 1);
-        assert_eq!(messages.release(second).as_deref(), Some("event"));
+        messages.release(second, |m| last.push(std::mem::take(m)));
+        assert_eq!(last, ["event"]);
         assert_eq!(messages.copies().count(), 0);
         let other = messages.insert("next".to_string());
-        assert_eq!(messages.release(other).as_deref(), Some("next"));
+        assert_eq!(other.slot(), 0, "the freed slot is used again");
+        messages.release(other, |m| last.push(std::mem::take(m)));
+        assert_eq!(last, ["event", "next"]);
     }
 }
