@@ -297,7 +297,7 @@ impl JsonPath {
 /// found in one pass; of duplicate keys the first counts.
 pub struct TopLevel<'t> {
     text: &'t str,
-    members: Vec<Member<'t>>,
+    members: TopMembers<'t>,
     /// Values inside `detail` whose places the event's writer noted.
     written: Option<Written<'t>>,
 }
@@ -337,11 +337,14 @@ struct Member<'t> {
     end: usize,
 }
 
+/// A top-level index's members: an EventBridge event's nine (ten when replayed) fit
+/// inline, so indexing an event allocates nothing.
+type TopMembers<'t> = smallvec::SmallVec<[Member<'t>; 10]>;
+
 impl<'t> TopLevel<'t> {
     /// Indexes `text`'s top-level object; an empty index when it is not one.
     pub fn new(text: &'t str) -> TopLevel<'t> {
-        // An EventBridge event has nine top-level members.
-        let mut members = Vec::with_capacity(12);
+        let mut members = TopMembers::new();
         let b = text.as_bytes();
         let mut i = raw::ws(b, 0);
         if b.get(i) == Some(&b'{') {

@@ -475,6 +475,10 @@ impl PrepareJob {
             epoch_ms: self.epoch_ms,
             tracked: &self.tracked,
             nodes: &self.compiled.nodes,
+            plain_envelope: super::produce::plain_envelope(
+                &self.producer.info.account,
+                &node_info(to).region,
+            ),
         };
         if parallel && due.len() >= PARALLEL_FILL {
             use rayon::prelude::*;
