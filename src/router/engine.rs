@@ -488,7 +488,7 @@ impl PrepareJob {
                     .collect()
             })
         } else {
-            let mut out = Vec::new();
+            let mut out = super::recycle::chunk(due.len());
             super::produce::prepare_all(&src, due, &mut out);
             out
         }
@@ -632,7 +632,8 @@ impl SharedBatch {
 #[derive(Default)]
 struct Ready {
     /// Chunks with events left, in time order, with the job that prepared them.
-    chunks: VecDeque<(Arc<PrepareJob>, std::vec::IntoIter<Prepared>)>,
+    /// (A chunk's list goes back to the preparing threads once it is used up.)
+    chunks: VecDeque<(Arc<PrepareJob>, VecDeque<Prepared>)>,
     /// A batch whose chunks come after `chunks`, and the next of its chunks to take.
     stream: Option<(Arc<SharedBatch>, usize)>,
     /// The job that prepared the event taken last (it can prepare it again).
@@ -642,7 +643,7 @@ struct Ready {
 impl Ready {
     /// The (time, sequence number) of the next event.
     fn front(&self) -> Option<(f64, u64)> {
-        if let Some(p) = self.chunks.front().and_then(|(_, c)| c.as_slice().first()) {
+        if let Some(p) = self.chunks.front().and_then(|(_, c)| c.front()) {
             return Some((p.time, p.seq));
         }
         let (batch, c) = self.stream.as_ref()?;
@@ -665,12 +666,14 @@ impl Ready {
             self.push(job, chunk);
         }
         let (job, chunk) = self.chunks.front_mut()?;
-        let next = chunk.next();
+        let next = chunk.pop_front();
         if !self.last_job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)) {
             self.last_job = Some(job.clone());
         }
-        if chunk.len() == 0 {
-            self.chunks.pop_front();
+        if chunk.is_empty()
+            && let Some((_, used)) = self.chunks.pop_front()
+        {
+            super::recycle::give_back_chunk(Vec::from(used));
         }
         next
     }
@@ -687,7 +690,7 @@ impl Ready {
 
     fn push(&mut self, job: Arc<PrepareJob>, chunk: Vec<Prepared>) {
         if !chunk.is_empty() {
-            self.chunks.push_back((job, chunk.into_iter()));
+            self.chunks.push_back((job, VecDeque::from(chunk)));
         }
     }
 

@@ -462,7 +462,7 @@ fn prepare_body<'s>(
 }
 
 /// An empty prepared event (its body a reusable buffer).
-fn empty_prepared(seq: u64, time: f64) -> Prepared {
+pub(super) fn empty_prepared(seq: u64, time: f64) -> Prepared {
     Prepared {
         time,
         seq,

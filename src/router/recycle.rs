@@ -1,7 +1,8 @@
 //! Buffers handed back from the engine to the threads that prepare events.
 //!
 //! Every prepared event needs a body, and some a route list longer than fits inline,
-//! allocated on a preparing thread and done with on the engine's thread. Freeing memory
+//! and every chunk of prepared events a list to hold them, allocated on a preparing
+//! thread and done with on the engine's thread. Freeing memory
 //! that another thread allocated is the costly path of any allocator, and allocating is
 //! not free either: instead the engine gives finished buffers back ([`give_back`]) and
 //! preparing threads take them again ([`body`], [`routes`]), in batches through one
@@ -10,7 +11,7 @@
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use super::produce::{INLINE_ROUTES, Routes};
+use super::produce::{INLINE_ROUTES, Prepared, Routes};
 
 /// Capacity of a fresh event body (most events fit; bigger ones grow once).
 pub const BODY_CAPACITY: usize = 512;
@@ -22,9 +23,15 @@ const POOL_LIMIT: usize = 32 * 1024;
 /// How many buffers a preparing thread takes from a pool at once.
 const TAKE: usize = 256;
 
+/// Most chunk lists kept (a few batches' worth: more are never in use at once).
+const CHUNK_LIMIT: usize = 64;
+
 /// Finished bodies and route lists, emptied, waiting for a preparing thread.
 static BODIES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static ROUTES: Mutex<Vec<Routes>> = Mutex::new(Vec::new());
+/// Used-up chunk lists. A fresh one is fresh memory, and first touching it costs page
+/// faults (the allocator returns freed pages to the system after a while).
+static CHUNKS: Mutex<Vec<Vec<Prepared>>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// This thread's share of the pools.
@@ -46,6 +53,30 @@ pub fn routes(n: usize) -> Routes {
     let mut list = take(|local| &mut local.1, &ROUTES).unwrap_or_default();
     list.reserve(n);
     list
+}
+
+/// An empty list for a chunk of `n` prepared events: a used one when there is one.
+pub fn chunk(n: usize) -> Vec<Prepared> {
+    let mut list = CHUNKS
+        .lock()
+        .ok()
+        .and_then(|mut pool| pool.pop())
+        .unwrap_or_default();
+    list.reserve(n);
+    list
+}
+
+/// Gives a used-up chunk list back (it is emptied here).
+pub fn give_back_chunk(mut list: Vec<Prepared>) {
+    list.clear();
+    if list.capacity() == 0 {
+        return;
+    }
+    if let Ok(mut pool) = CHUNKS.lock()
+        && pool.len() < CHUNK_LIMIT
+    {
+        pool.push(list);
+    }
 }
 
 /// Whether a finished body is worth giving back.
@@ -121,5 +152,16 @@ mod tests {
         })
         .join()
         .expect("no panic");
+    }
+
+    /// Chunk lists come back empty with their room.
+    #[test]
+    fn chunk_lists_come_back_empty_with_their_room() {
+        let mut list = chunk(100);
+        assert!(list.is_empty() && list.capacity() >= 100);
+        list.push(super::super::produce::empty_prepared(1, 0.0));
+        give_back_chunk(list);
+        let again = chunk(10);
+        assert!(again.is_empty() && again.capacity() >= 10);
     }
 }
