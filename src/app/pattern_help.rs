@@ -558,6 +558,7 @@ impl<'t> Net<'t> {
             epoch_ms: SAMPLE_EPOCH_MS,
             tracked: &tracked,
             nodes: &[],
+            plain_envelope: produce::plain_envelope(&origin.producer.info.account, &origin.region),
         };
         let Prepared {
             body, attributes, ..
