@@ -528,6 +528,27 @@ impl FieldIndex {
     }
 }
 
+/// An exact number condition (`raw` as the pattern writes it, `comparable` when it has
+/// an exact double form) against an event's number, exactly as the index finds it: by
+/// value — equal canonical decimal keys, the event's spelling exact — when the pattern's
+/// number has a key, otherwise by spelling. (`Op::matches` compares doubles instead, and
+/// differs for numbers with more than 42 digits, which have no key.)
+fn exact_number_matches(raw: &str, comparable: bool, event: &[u8]) -> bool {
+    let mut pattern_key = [0u8; 64];
+    match number::decimal_key(raw, &mut pattern_key).filter(|_| comparable) {
+        Some(key) => {
+            // Number text is ASCII: this check does not fail.
+            let event = std::str::from_utf8(event).unwrap_or("");
+            let exact = || match number::plain_decimal_bytes(event.as_bytes()) {
+                Some(_) => true,
+                None => number::parse(event).is_some_and(|v| number::is_exact(event, v)),
+            };
+            number::decimal_key(event, &mut [0u8; 64]) == Some(key) && exact()
+        }
+        None => raw.as_bytes() == event,
+    }
+}
+
 /// [`Op::matches`] for a value as the scan reports it: the common operators compare
 /// bytes directly; the rest go through [`Value::to_scalar`].
 #[inline]
@@ -538,6 +559,9 @@ pub(crate) fn op_matches(op: &Op, value: Value<'_>) -> bool {
         (Op::Suffix(p), Value::Str(v)) => v.ends_with(p.as_bytes()),
         (Op::Exists, _) => true,
         (Op::ExistsNotNull, v) => !matches!(v, Value::Null | Value::Str(b"")),
+        (Op::ExactNumber { raw, value }, Value::Num(v)) => {
+            exact_number_matches(raw, value.is_some(), v)
+        }
         (Op::Numeric(range), Value::Num(raw)) => match number::plain_decimal_bytes(raw) {
             Some(v) => range.contains(v),
             None => {

@@ -1359,7 +1359,7 @@ mod tests {
         use rand::seq::IndexedRandom;
         use rand::{Rng, SeedableRng};
         const PATHS: [&str; 5] = ["source", "detail-type", "detail.n", "detail.s", "detail.b"];
-        const ALTERNATIVES: [&str; 22] = [
+        const ALTERNATIVES: [&str; 23] = [
             r#""a""#,
             r#""ab""#,
             r#""B""#,
@@ -1382,8 +1382,10 @@ mod tests {
             r#"{"exists": false}"#,
             r#"{"cidr": "10.0.0.0/8"}"#,
             r#"{"prefix": {"equals-ignore-case": "A"}}"#,
+            // More digits than a canonical decimal key takes: found by spelling only.
+            "1.000000000000000000000000000000000000000000000",
         ];
-        const VALUES: [&str; 14] = [
+        const VALUES: [&str; 15] = [
             r#""a""#,
             r#""ab""#,
             r#""AB""#,
@@ -1398,6 +1400,7 @@ mod tests {
             "true",
             "false",
             "null",
+            "1.000000000000000000000000000000000000000000000",
         ];
         type Rng64 = rand_pcg::Pcg64;
         fn branch(rng: &mut Rng64) -> String {

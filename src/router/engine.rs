@@ -467,13 +467,28 @@ impl PrepareJob {
     /// The body of the producer's event `seq`, due at `time`, written again (an
     /// archive's replay).
     fn body(&self, seq: u64, time: f64) -> String {
-        self.run(&[(seq, time)], false)
-            .pop()
-            .map(|p| p.body)
-            .unwrap_or_default()
+        self.with_source(|src| super::produce::prepare(src, seq, time).body)
     }
 
     fn run(&self, due: &[(u64, f64)], parallel: bool) -> Vec<Prepared> {
+        self.with_source(|src| {
+            if parallel && due.len() >= PARALLEL_FILL {
+                use rayon::prelude::*;
+                preparers().install(|| {
+                    due.par_iter()
+                        .map(|&(seq, t)| super::produce::prepare(src, seq, t))
+                        .collect()
+                })
+            } else {
+                let mut out = super::recycle::chunk(due.len());
+                super::produce::prepare_all(src, due, &mut out);
+                out
+            }
+        })
+    }
+
+    /// Calls `f` with what preparing this job's events reads.
+    fn with_source<R>(&self, f: impl FnOnce(&super::produce::Source<'_>) -> R) -> R {
         let to = &self.compiled.nodes[self.producer.to];
         let bus = match to {
             CompiledNode::Bus(b) => Some(&**b),
@@ -492,18 +507,7 @@ impl PrepareJob {
                 &node_info(to).region,
             ),
         };
-        if parallel && due.len() >= PARALLEL_FILL {
-            use rayon::prelude::*;
-            preparers().install(|| {
-                due.par_iter()
-                    .map(|&(seq, t)| super::produce::prepare(&src, seq, t))
-                    .collect()
-            })
-        } else {
-            let mut out = super::recycle::chunk(due.len());
-            super::produce::prepare_all(&src, due, &mut out);
-            out
-        }
+        f(&src)
     }
 }
 
@@ -1813,6 +1817,7 @@ impl Engine {
             Some(routes) => self.route_on_bus(bus, &msg, routes),
             None => {
                 let NodeRt::Bus(b) = &self.nodes[bus] else {
+                    self.retire(msg);
                     return;
                 };
                 let cfg = b.cfg.clone();

@@ -83,6 +83,7 @@ impl<M> Messages<M> {
         let Some(slot) = self.slots.get_mut(key.0) else {
             return;
         };
+        debug_assert!(slot.copies > 0, "message {} released once too often", key.0);
         slot.copies = slot.copies.saturating_sub(1);
         if slot.copies > 0 {
             return;

@@ -25,6 +25,9 @@ const TAKE: usize = 256;
 
 /// Most chunk lists kept (a few batches' worth: more are never in use at once).
 const CHUNK_LIMIT: usize = 64;
+/// Largest chunk list kept, in events (a whole batch prepared at once is not kept, so
+/// the pool holds at most a few megabytes).
+const MAX_KEPT_CHUNK: usize = 512;
 
 /// Finished bodies and route lists, emptied, waiting for a preparing thread.
 static BODIES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -69,7 +72,7 @@ pub fn chunk(n: usize) -> Vec<Prepared> {
 /// Gives a used-up chunk list back (it is emptied here).
 pub fn give_back_chunk(mut list: Vec<Prepared>) {
     list.clear();
-    if list.capacity() == 0 {
+    if list.capacity() == 0 || list.capacity() > MAX_KEPT_CHUNK {
         return;
     }
     if let Ok(mut pool) = CHUNKS.lock()
