@@ -117,6 +117,15 @@ fn sns_corpus() {
     assert_all_pass(&failures, cases.len());
 }
 
+/// Every valid body-scope policy of the SNS corpus.
+fn body_policies(cases: &[Case]) -> Vec<FilterPolicy> {
+    cases
+        .iter()
+        .filter(|c| c.scope.as_deref() == Some("body"))
+        .filter_map(|c| FilterPolicy::parse(&c.pattern, Scope::MessageBody).ok())
+        .collect()
+}
+
 /// A topic's body policies matched in one pass give, for every message, exactly the
 /// verdicts of the policies asked one by one (every valid body policy of the corpus
 /// against every body message of the corpus, malformed ones included).
@@ -125,11 +134,7 @@ fn sns_policy_sets_agree_with_single_policies() {
     use eventyard::pattern::sns::PolicySet;
     let cases = load("sns-filter-policies.jsonl", "policy", "message");
     let body = |c: &&Case| c.scope.as_deref() == Some("body");
-    let policies: Vec<FilterPolicy> = cases
-        .iter()
-        .filter(body)
-        .filter_map(|c| FilterPolicy::parse(&c.pattern, Scope::MessageBody).ok())
-        .collect();
+    let policies = body_policies(&cases);
     let mut messages: Vec<&str> = cases
         .iter()
         .filter(body)
@@ -269,11 +274,7 @@ fn handed_over_values_agree_with_scanning_on_the_corpora() {
 
     let cases = load("sns-filter-policies.jsonl", "policy", "message");
     let body = |c: &&Case| c.scope.as_deref() == Some("body");
-    let policies: Vec<FilterPolicy> = cases
-        .iter()
-        .filter(body)
-        .filter_map(|c| FilterPolicy::parse(&c.pattern, Scope::MessageBody).ok())
-        .collect();
+    let policies = body_policies(&cases);
     let messages: Vec<Json> = cases
         .iter()
         .filter(body)

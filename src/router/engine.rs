@@ -1339,17 +1339,10 @@ impl Engine {
         for key in orphaned {
             if self.letters.contains(key) {
                 let letter = self.letters.remove(key);
-                if let Some(at) =
-                    via_owner(letter.via).and_then(|o| remap.get(o).copied().flatten())
-                {
-                    self.tracer.hop(
-                        &self.messages[&letter.msg],
-                        self.now,
-                        at,
-                        HopKind::Dropped("node removed"),
-                    );
+                match via_owner(letter.via).and_then(|o| remap.get(o).copied().flatten()) {
+                    Some(at) => self.forget(letter, at, "node removed"),
+                    None => self.retire(letter.msg),
                 }
-                self.retire(letter.msg);
                 self.ledger.dropped += 1;
             }
         }
@@ -1779,6 +1772,12 @@ impl Engine {
         let letter = self.letters.remove(key);
         self.metrics[at].drop(reason);
         self.ledger.dropped += 1;
+        self.forget(letter, at, reason);
+    }
+
+    /// Records a removed letter's last hop (dropped at `at` for `reason`) and lets go of
+    /// its message.
+    fn forget(&mut self, letter: Letter, at: NodeId, reason: &'static str) {
         self.tracer.hop(
             &self.messages[&letter.msg],
             self.now,
@@ -2222,13 +2221,7 @@ impl Engine {
         self.count_delivered(letter.edge, letter.via);
         self.metrics[node].drop("duplicate within 5 minutes");
         self.ledger.dropped += 1;
-        self.tracer.hop(
-            &self.messages[&letter.msg],
-            self.now,
-            node,
-            HopKind::Dropped("duplicate"),
-        );
-        self.retire(letter.msg);
+        self.forget(letter, node, "duplicate");
         true
     }
 
