@@ -370,18 +370,16 @@ fn prepare_body<'s>(
             // are written between quotes unescaped, so their ranges are known only when
             // they hold no `"` or `\` (an RFC 3339 time never does).
             members_known = src.plain_envelope;
-            body.push_str("{\"version\":");
-            let mut at = body.len();
-            body.push_str("\"0\"");
-            members[0] = ("version", at, body.len());
-            body.push_str(",\"id\":");
-            at = body.len();
-            body.push('"');
+            // Constant text goes in as few pieces as possible (each is a copy call); the
+            // members' ranges are worked out from the pieces' lengths.
+            const HEAD: &str = "{\"version\":\"0\",\"id\":\"";
+            let start = body.len();
+            body.push_str(HEAD);
+            members[0] = ("version", start + 11, start + 14);
             crate::model::template::push_uuid_text(body, id);
-            body.push('"');
-            members[1] = ("id", at, body.len());
-            body.push_str(",\"detail-type\":");
-            at = body.len();
+            body.push_str("\",\"detail-type\":");
+            members[1] = ("id", start + HEAD.len() - 1, body.len() - 15);
+            let mut at = body.len();
             event.detail_type.render(&mut rng, &ctx, body);
             members[2] = ("detail-type", at, body.len());
             if !src.tracked.is_empty()
@@ -393,23 +391,23 @@ fn prepare_body<'s>(
             at = body.len();
             event.source.render(&mut rng, &ctx, body);
             members[3] = ("source", at, body.len());
-            for (n, (key, value)) in [
-                ("account", p.info.account.as_str()),
-                ("time", now_text),
-                ("region", src.region),
+            for (n, (key, head, value)) in [
+                ("account", ",\"account\":\"", p.info.account.as_str()),
+                ("time", "\",\"time\":\"", now_text),
+                ("region", "\",\"region\":\"", src.region),
             ]
             .into_iter()
             .enumerate()
             {
-                body.push_str(",\"");
-                body.push_str(key);
-                body.push_str("\":");
-                at = body.len();
-                body.push('"');
+                // Each head closes the previous value's quote (but the first) and opens
+                // this one's.
+                body.push_str(head);
+                at = body.len() - 1;
                 body.push_str(value);
-                body.push('"');
-                members[4 + n] = (key, at, body.len());
+                // The value ends with the quote the next piece starts with.
+                members[4 + n] = (key, at, body.len() + 1);
             }
+            body.push('"');
             body.push_str(",\"resources\":");
             at = body.len();
             match &event.resources {
