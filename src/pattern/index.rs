@@ -539,11 +539,8 @@ fn exact_number_matches(raw: &str, comparable: bool, event: &[u8]) -> bool {
         Some(key) => {
             // Number text is ASCII: this check does not fail.
             let event = std::str::from_utf8(event).unwrap_or("");
-            let exact = || match number::plain_decimal_bytes(event.as_bytes()) {
-                Some(_) => true,
-                None => number::parse(event).is_some_and(|v| number::is_exact(event, v)),
-            };
-            number::decimal_key(event, &mut [0u8; 64]) == Some(key) && exact()
+            number::decimal_key(event, &mut [0u8; 64]) == Some(key)
+                && number::comparable(event).is_some()
         }
         None => raw.as_bytes() == event,
     }

@@ -126,6 +126,7 @@ const DIRECT_MAX_FIELDS: usize = 16;
 /// the values, with the operators' own semantics ([`op_matches`], which deferred
 /// conditions use too). For a handful of rules this skips the index's per-event
 /// bookkeeping (epochs, counters, candidates), which is most of the cost there.
+#[derive(Default)]
 struct DirectRules {
     /// Per sub-rule, in rule order: its rule and its range in `fields`.
     branches: Vec<(u32, std::ops::Range<usize>)>,
@@ -281,10 +282,7 @@ impl Matcher {
                 ..Visit::SKIP
             },
             nodes: vec![ChildMap::default()],
-            direct: Some(DirectRules {
-                branches: Vec::new(),
-                fields: Vec::new(),
-            }),
+            direct: Some(DirectRules::default()),
         }
     }
 
@@ -430,10 +428,7 @@ impl Matcher {
     /// The rules as [`DirectRules`], when they have at most `max_fields` field
     /// conditions.
     fn direct_rules(&self, max_fields: usize) -> Option<DirectRules> {
-        let mut direct = DirectRules {
-            branches: Vec::new(),
-            fields: Vec::new(),
-        };
+        let mut direct = DirectRules::default();
         for (rule, entry) in self.rules.iter().enumerate() {
             let Some(entry) = entry else { continue };
             for branch in entry.pattern.branches() {
@@ -803,12 +798,11 @@ impl Matcher {
         // inside arrays join the consistency check below.
         if s.values_given {
             // Given values are outside arrays (no hits, no trails): one satisfying value
-            // at the path will do.
-            return subrule.deferred.iter().all(|(_, path, field)| {
-                given.iter().any(|&(id, value)| {
-                    id == *path && field.alternatives.iter().any(|a| op_matches(&a.op, value))
-                })
-            });
+            // at the path will do (deferred fields are never satisfied by absence).
+            return subrule
+                .deferred
+                .iter()
+                .all(|(_, path, field)| holds(*path, field, given));
         }
         let mut lists: Vec<Vec<(u32, u32)>> = Vec::new();
         for (_, path, field) in &subrule.deferred {

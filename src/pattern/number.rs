@@ -11,6 +11,9 @@
 /// Returns `None` for numbers that are not exactly the shortest decimal form of some
 /// finite double (too many significant digits, overflow). `-0` is returned as `0`.
 pub fn comparable(raw: &str) -> Option<f64> {
+    if let Some(value) = plain_decimal_bytes(raw.as_bytes()) {
+        return Some(value);
+    }
     let value = parse(raw)?;
     is_exact(raw, value).then_some(value)
 }
