@@ -372,7 +372,7 @@ impl ProducerRt {
 
     /// Whether the producer has an event left to send.
     fn has_more(&self) -> bool {
-        self.next_at.is_finite() && self.cfg.limit.is_none_or(|l| self.sent < l)
+        more_due(self.sent, self.next_at, self.cfg.limit)
     }
 }
 
@@ -395,10 +395,9 @@ impl Upcoming {
     fn take(self, horizon: f64, max: usize) -> (Vec<(u64, f64)>, (u64, f64)) {
         let (mut sent, mut next_at) = (self.sent, self.next_at);
         let mut due = Vec::new();
-        while next_at.is_finite()
+        while more_due(sent, next_at, self.limit)
             && (due.is_empty() || next_at <= horizon)
             && due.len() < max
-            && self.limit.is_none_or(|l| sent < l)
         {
             sent += 1;
             due.push((sent, next_at));
@@ -406,6 +405,12 @@ impl Upcoming {
         }
         (due, (sent, next_at))
     }
+}
+
+/// Whether a producer that has sent `sent` events, the next due at `next_at`, sends
+/// another (it is not stopped and has not reached its `limit`).
+fn more_due(sent: u64, next_at: f64, limit: Option<u64>) -> bool {
+    next_at.is_finite() && limit.is_none_or(|l| sent < l)
 }
 
 /// How many finished buffers the engine collects before handing them back at once
@@ -1775,6 +1780,19 @@ impl Engine {
         self.forget(letter, at, reason);
     }
 
+    /// The message a waiting letter carries.
+    #[inline]
+    fn letter_msg(&self, key: LetterKey) -> &Message {
+        &self.messages[&self.letters[key].msg]
+    }
+
+    /// Records a trace hop of a waiting letter's message.
+    #[inline]
+    fn hop_letter(&mut self, key: LetterKey, at: NodeId, kind: HopKind) {
+        let msg = &self.messages[&self.letters[key].msg];
+        self.tracer.hop(msg, self.now, at, kind);
+    }
+
     /// Records a removed letter's last hop (dropped at `at` for `reason`) and lets go of
     /// its message.
     fn forget(&mut self, letter: Letter, at: NodeId, reason: &'static str) {
@@ -2201,7 +2219,7 @@ impl Engine {
         content_based: bool,
         record: bool,
     ) -> bool {
-        let msg = &self.messages[&self.letters[key].msg];
+        let msg = self.letter_msg(key);
         let id = msg
             .dedup_id()
             .cloned()
@@ -2279,12 +2297,7 @@ impl Engine {
         self.metrics[queue].set_depth(depth);
         let (edge, via) = (self.letters[key].edge, self.letters[key].via);
         self.count_delivered(edge, via);
-        self.tracer.hop(
-            &self.messages[&self.letters[key].msg],
-            self.now,
-            queue,
-            HopKind::Queued,
-        );
+        self.hop_letter(key, queue, HopKind::Queued);
         self.dispatch(queue);
     }
 
@@ -2324,7 +2337,7 @@ impl Engine {
             letter.received_at = self.now;
             if max_receives.is_some_and(|m| letter.receives > m) && dlq.is_some() {
                 // SQS moves a message on the receive that exceeds maxReceiveCount.
-                let group = self.messages[&self.letters[key].msg].group_id().cloned();
+                let group = self.letter_msg(key).group_id().cloned();
                 self.release_group(queue, group);
                 self.metrics[queue].counters.dlq += 1;
                 self.refresh_depth(queue);
@@ -2477,12 +2490,7 @@ impl Engine {
             }
             _ => (latency, None),
         };
-        self.tracer.hop(
-            &self.messages[&self.letters[key].msg],
-            self.now,
-            consumer,
-            HopKind::Started,
-        );
+        self.hop_letter(key, consumer, HopKind::Started);
         if delay == 0 && !matches!(self.nodes[self.letters[key].to], NodeRt::Queue(_)) {
             // Instant work (a sink) finishes now, without a timer; queue deliveries
             // always go through the timer so a backlog cannot recurse.
@@ -2526,12 +2534,7 @@ impl Engine {
             }
             Some(error) => {
                 let code = error.code();
-                self.tracer.hop(
-                    &self.messages[&self.letters[key].msg],
-                    self.now,
-                    consumer,
-                    HopKind::Failed(code),
-                );
+                self.hop_letter(key, consumer, HopKind::Failed(code));
                 if from_queue {
                     self.metrics[consumer].counters.failed += 1;
                     // The message reappears when its visibility timeout ends.
@@ -2589,14 +2592,14 @@ impl Engine {
         if !self.letters.contains(key) {
             return;
         }
-        let group = self.messages[&self.letters[key].msg].group_id().cloned();
-        self.release_group(queue, group);
+        let group = self.letter_msg(key).group_id().cloned();
+        self.release_group(queue, group.clone());
         let NodeRt::Queue(q) = &mut self.nodes[queue] else {
             return;
         };
         q.in_flight -= 1;
         q.waiting += 1;
-        match self.messages[&self.letters[key].msg].group_id().cloned() {
+        match group {
             Some(g) if q.cfg.as_ref().is_some_and(|c| c.config.fifo) => {
                 let list = q.groups.entry(g.clone()).or_default();
                 list.push_front(key);
@@ -2695,12 +2698,7 @@ impl Engine {
         if let Some(e) = self.edges.get_mut(self.letters[key].edge as usize) {
             e.retried += 1;
         }
-        self.tracer.hop(
-            &self.messages[&self.letters[key].msg],
-            self.now,
-            at,
-            HopKind::Retry(n, failure.code),
-        );
+        self.hop_letter(key, at, HopKind::Retry(n, failure.code));
         self.schedule(self.now.saturating_add(delay), TimerKind::Retry(id32(key)));
     }
 
@@ -3105,7 +3103,7 @@ impl Engine {
     }
 
     fn track_produced(&mut self, key: LetterKey) {
-        let msg = &self.messages[&self.letters[key].msg];
+        let msg = self.letter_msg(key);
         if msg.tracked_type == u32::MAX {
             return;
         }

@@ -10,6 +10,8 @@
 //! copy is made only with [`Messages::share`], and a key is given up only with
 //! [`Messages::release`] (dropping a key without releasing it keeps the message).
 
+use slab::Slab;
+
 /// One copy of a message held in [`Messages`].
 #[derive(Debug, PartialEq, Eq, Hash)]
 #[must_use = "a message copy is released with Messages::release"]
@@ -22,27 +24,22 @@ impl MsgKey {
     }
 }
 
-/// A slot: a message with the number of copies that hold it, or a free slot.
+/// A message with the number of copies that hold it.
 #[derive(Debug)]
-struct Slot<M> {
-    msg: Option<M>,
+struct Shared<M> {
+    msg: M,
     copies: u32,
 }
 
 /// The messages in flight (see the module documentation).
 #[derive(Debug)]
 pub struct Messages<M> {
-    slots: Vec<Slot<M>>,
-    /// Free slots, reused last freed first (its memory is likely still cached).
-    free: Vec<usize>,
+    slots: Slab<Shared<M>>,
 }
 
 impl<M> Default for Messages<M> {
     fn default() -> Self {
-        Messages {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
+        Messages { slots: Slab::new() }
     }
 }
 
@@ -50,58 +47,41 @@ impl<M> Messages<M> {
     /// Keeps a new message; the key is its first copy.
     #[inline]
     pub fn insert(&mut self, msg: M) -> MsgKey {
-        if let Some(i) = self.free.pop()
-            && let Some(slot) = self.slots.get_mut(i)
-        {
-            *slot = Slot {
-                msg: Some(msg),
-                copies: 1,
-            };
-            return MsgKey(i);
-        }
-        self.slots.push(Slot {
-            msg: Some(msg),
-            copies: 1,
-        });
-        MsgKey(self.slots.len() - 1)
+        MsgKey(self.slots.insert(Shared { msg, copies: 1 }))
     }
 
     /// Another copy of the message `key` holds.
     #[inline]
     pub fn share(&mut self, key: &MsgKey) -> MsgKey {
-        if let Some(slot) = self.slots.get_mut(key.0) {
-            slot.copies += 1;
+        if let Some(shared) = self.slots.get_mut(key.0) {
+            shared.copies += 1;
         }
         MsgKey(key.0)
     }
 
     /// Lets go of a copy. When it was the message's last, `last` may take what it
-    /// wants of the message (where it is: the message is not moved) before it is
-    /// dropped.
+    /// wants of the message (where it is) before it is dropped.
     #[inline]
     pub fn release(&mut self, key: MsgKey, last: impl FnOnce(&mut M)) {
-        let Some(slot) = self.slots.get_mut(key.0) else {
+        let Some(shared) = self.slots.get_mut(key.0) else {
             return;
         };
-        debug_assert!(slot.copies > 0, "message {} released once too often", key.0);
-        slot.copies = slot.copies.saturating_sub(1);
-        if slot.copies > 0 {
+        debug_assert!(
+            shared.copies > 0,
+            "message {} released once too often",
+            key.0
+        );
+        shared.copies = shared.copies.saturating_sub(1);
+        if shared.copies > 0 {
             return;
         }
-        if let Some(msg) = slot.msg.as_mut() {
-            last(msg);
-        }
-        slot.msg = None;
-        self.free.push(key.0);
+        last(&mut shared.msg);
+        self.slots.remove(key.0);
     }
 
     /// The copies counted for each message held, by slot.
     pub fn copies(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.msg.is_some())
-            .map(|(i, s)| (i, s.copies))
+        self.slots.iter().map(|(slot, s)| (slot, s.copies))
     }
 }
 
@@ -110,10 +90,7 @@ impl<M> std::ops::Index<&MsgKey> for Messages<M> {
 
     #[inline]
     fn index(&self, key: &MsgKey) -> &M {
-        match self.slots.get(key.0).and_then(|s| s.msg.as_ref()) {
-            Some(msg) => msg,
-            None => panic!("message {} was released", key.0),
-        }
+        &self.slots[key.0].msg
     }
 }
 

@@ -372,13 +372,24 @@ fn prepare_body<'s>(
             members_known = src.plain_envelope;
             // Constant text goes in as few pieces as possible (each is a copy call); the
             // members' ranges are worked out from the pieces' lengths.
+            const VERSION_KEY: &str = "{\"version\":";
             const HEAD: &str = "{\"version\":\"0\",\"id\":\"";
+            const AFTER_ID: &str = "\",\"detail-type\":";
             let start = body.len();
             body.push_str(HEAD);
-            members[0] = ("version", start + 11, start + 14);
+            members[0] = (
+                "version",
+                start + VERSION_KEY.len(),
+                start + VERSION_KEY.len() + 3,
+            );
             crate::model::template::push_uuid_text(body, id);
-            body.push_str("\",\"detail-type\":");
-            members[1] = ("id", start + HEAD.len() - 1, body.len() - 15);
+            body.push_str(AFTER_ID);
+            // The id's closing quote starts `AFTER_ID`.
+            members[1] = (
+                "id",
+                start + HEAD.len() - 1,
+                body.len() - AFTER_ID.len() + 1,
+            );
             let mut at = body.len();
             event.detail_type.render(&mut rng, &ctx, body);
             members[2] = ("detail-type", at, body.len());

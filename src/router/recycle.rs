@@ -2,11 +2,12 @@
 //!
 //! Every prepared event needs a body, and some a route list longer than fits inline,
 //! and every chunk of prepared events a list to hold them, allocated on a preparing
-//! thread and done with on the engine's thread. Freeing memory
-//! that another thread allocated is the costly path of any allocator, and allocating is
-//! not free either: instead the engine gives finished buffers back ([`give_back`]) and
-//! preparing threads take them again ([`body`], [`routes`]), in batches through one
-//! lock. The pools are bounded: what does not fit is freed as usual.
+//! thread and done with on the engine's thread. Freeing memory that another thread
+//! allocated is the costly path of any allocator, and allocating is not free either:
+//! instead the engine gives finished buffers back ([`give_back`], [`give_back_chunk`])
+//! and preparing threads take them again ([`body`], [`routes`], [`chunk`]), bodies and
+//! route lists in batches through one lock. The pools are bounded: what does not fit is
+//! freed as usual.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
